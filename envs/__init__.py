@@ -1,0 +1,63 @@
+"""noveltygym's simulated world: users whose interests drift across interest clusters.
+
+Needs only numpy and gymnasium. Importing it registers the gymnasium ids
+``noveltygym/InterestExploration-v0``, ``noveltygym/InterestExploration-Tiny-v0`` and
+``noveltygym/RecSimInterestEvolution-v0`` (each with a vector entry point for ``gym.make_vec``).
+"""
+
+from __future__ import annotations
+
+import gymnasium as gym
+
+from envs.clusters import ClusterHierarchy, ClusterLevel
+from envs.config import PRESETS, WorldConfig, resolve_config
+from envs.corpus import Corpus
+from envs.env import InterestExplorationEnv, InterestExplorationVectorEnv
+from envs.errors import ActionError, ConfigError, DataError, MissingExtraError, NoveltyGymError, StateError
+from envs.state import Events, Response
+from envs.taxonomy import Taxonomy
+from envs.world import World, make_world
+
+ENV_IDS: dict[str, str] = {
+    "noveltygym/InterestExploration-v0": "default",
+    "noveltygym/InterestExploration-Tiny-v0": "tiny",
+    "noveltygym/RecSimInterestEvolution-v0": "recsim-interest-evolution",
+}
+
+
+def _register() -> None:
+    for env_id, preset in ENV_IDS.items():
+        if env_id in gym.registry:
+            continue
+        gym.register(
+            id=env_id,
+            entry_point="envs.env:InterestExplorationEnv",
+            vector_entry_point="envs.env:InterestExplorationVectorEnv",
+            kwargs={"preset": preset},
+        )
+
+
+_register()
+
+__all__ = [
+    "ENV_IDS",
+    "PRESETS",
+    "ActionError",
+    "ClusterHierarchy",
+    "ClusterLevel",
+    "ConfigError",
+    "Corpus",
+    "DataError",
+    "Events",
+    "InterestExplorationEnv",
+    "InterestExplorationVectorEnv",
+    "MissingExtraError",
+    "NoveltyGymError",
+    "Response",
+    "StateError",
+    "Taxonomy",
+    "World",
+    "WorldConfig",
+    "make_world",
+    "resolve_config",
+]

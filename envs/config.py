@@ -1,0 +1,207 @@
+"""World configuration: one frozen dataclass, validated up front, and the named presets."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from envs.errors import ConfigError
+
+ChoiceModel = Literal["mnl", "proportional"]
+RewardKind = Literal["watch_time", "clicks", "likes", "positive", "utility"]
+REWARD_KINDS: tuple[str, ...] = ("watch_time", "clicks", "likes", "positive", "utility")
+
+
+@dataclass(frozen=True)
+class WorldConfig:
+    """Everything that defines a simulated world. Units: time in minutes, days as integers.
+
+    Fields are grouped as corpus, clusters, users, choice and response, sessions.
+    """
+
+    # --- corpus -----------------------------------------------------------------------
+    dynamics: Literal["interest", "recsim"] = "interest"
+    """'interest': noveltygym's anchor-mixture users; 'recsim': RecSim interest_evolution."""
+    n_items: int = 20_000
+    embedding_dim: int = 16
+    taxonomy: str | None = None
+    """Path of a taxonomy JSON file; None = the built-in one (envs/data/taxonomy.json)."""
+    taxonomy_data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
+    """An inline taxonomy (same schema as the file); wins over ``taxonomy`` (used by tiny)."""
+    item_noise: float = 0.12
+    """Spread of items around their subtopic centre (embedding units)."""
+    quality_std: float = 1.0
+
+    # --- clusters ---------------------------------------------------------------------
+    cluster_level: str | int = "subtopic"
+    """Granularity of the interest clusters the env reports: 'domain', 'topic', 'subtopic',
+    or an int K for K clusters found by k-means on item embeddings."""
+
+    # --- users --------------------------------------------------------------------------
+    n_active_anchors: int = 3
+    """Interests the user's history comes from."""
+    n_latent_anchors: int = 2
+    """Interests the user enjoys when found but the system has never seen: what exploration finds."""
+    latent_locality: float = 0.7
+    """Probability that a latent interest lies near one of the active ones (else anywhere)."""
+    affinity_width: float = 0.35
+    """Width of an interest's Gaussian bump in embedding space."""
+    w_affinity: float = 4.0
+    w_quality: float = 0.4
+    w_satiation: float = 1.5
+    satiation_decay: float = 0.7
+    """Per click, the weight of older clicks in satiation decays by this factor."""
+    interest_learning_rate: float = 0.05
+    """How far a clicked item pulls the interest that liked it (the feedback loop)."""
+    strength_gain: float = 0.05
+    strength_decay: float = 0.01
+    """Interests not engaged lose this share of strength per click (narrowing)."""
+    drift_std: float = 0.03
+    """Random drift of every interest at the start of each session."""
+    initial_history: int = 10
+    discovery_affinity: float = 0.5
+    """A latent interest counts as discovered after a positive engagement this close to it."""
+    active_strength: tuple[float, float] = (0.5, 1.0)
+    latent_strength: tuple[float, float] = (0.7, 1.0)
+    """Ranges of initial interest strengths; latent interests are strong: worth finding."""
+    fixed_anchors: tuple[tuple[str, ...], tuple[str, ...]] | None = None
+    """(active subtopics, latent subtopics) given to every user instead of random ones."""
+
+    # --- choice and response -----------------------------------------------------------
+    slate_size: int = 10
+    history_length: int = 10
+    """How many recent engagements the observation shows."""
+    choice_model: ChoiceModel = "mnl"
+    no_click_utility: float = 1.5
+    choice_temperature: float = 1.0
+    like_threshold: float = 2.0
+    reward: RewardKind = "watch_time"
+
+    # --- sessions and returns ------------------------------------------------------------
+    session_budget: float = 30.0
+    no_click_cost: float = 1.0
+    max_session_steps: int = 40
+    horizon_days: int = 14
+    return_bias: float = -0.5
+    return_slope: float = 4.0
+    """Daily return probability is sigmoid(return_bias + return_slope * (satisfaction - 0.5))."""
+    churn_rate: float = 0.02
+    """Chance of leaving for good after a session, scaled by (1 - satisfaction)."""
+
+    # --- RecSim interest_evolution (dynamics='recsim') -------------------------------------
+    recsim_budget: float = 200.0
+    recsim_doc_length: float = 4.0
+    recsim_step_penalty: float = 0.5
+    recsim_alpha: float = 0.9 / 3.4
+    recsim_interest_step: float = 0.3
+
+    def __post_init__(self) -> None:
+        positive_ints = (
+            "n_items", "embedding_dim", "slate_size", "history_length",
+            "max_session_steps", "horizon_days", "n_active_anchors",
+        )
+        for name in positive_ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+                raise ConfigError(f"WorldConfig.{name}={value!r} is invalid; it must be a positive integer")
+        for name in ("n_latent_anchors", "initial_history"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ConfigError(f"WorldConfig.{name}={value!r} is invalid; it must be an integer >= 0")
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ConfigError(f"WorldConfig.{f.name}={value!r} is not a finite number")
+        positive_floats = (
+            "affinity_width", "choice_temperature", "session_budget", "recsim_budget", "recsim_doc_length",
+        )
+        for name in positive_floats:
+            if getattr(self, name) <= 0:
+                raise ConfigError(f"WorldConfig.{name}={getattr(self, name)!r} must be > 0")
+        for name in ("latent_locality", "satiation_decay", "churn_rate", "strength_decay"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ConfigError(f"WorldConfig.{name}={getattr(self, name)!r} must lie in [0, 1]")
+        if self.dynamics not in ("interest", "recsim"):
+            raise ConfigError(f"WorldConfig.dynamics={self.dynamics!r} is unknown; use 'interest' or 'recsim'")
+        if self.choice_model not in ("mnl", "proportional"):
+            raise ConfigError(
+                f"WorldConfig.choice_model={self.choice_model!r} is unknown; use 'mnl' or 'proportional'"
+            )
+        if self.reward not in REWARD_KINDS:
+            raise ConfigError(f"WorldConfig.reward={self.reward!r} is unknown; use one of {REWARD_KINDS}")
+        if self.slate_size > self.n_items:
+            raise ConfigError(
+                f"WorldConfig.slate_size={self.slate_size} exceeds n_items={self.n_items}; "
+                "a slate holds distinct items, so lower slate_size or raise n_items"
+            )
+        for name in ("active_strength", "latent_strength"):
+            lo, hi = getattr(self, name)
+            if not 0.0 <= lo <= hi <= 1.0:
+                raise ConfigError(f"WorldConfig.{name}={(lo, hi)!r} must satisfy 0 <= low <= high <= 1")
+        if self.fixed_anchors is not None and (
+            len(self.fixed_anchors[0]) != self.n_active_anchors or len(self.fixed_anchors[1]) != self.n_latent_anchors
+        ):
+            raise ConfigError(
+                f"WorldConfig.fixed_anchors={self.fixed_anchors!r} must name n_active_anchors="
+                f"{self.n_active_anchors} and n_latent_anchors={self.n_latent_anchors} subtopics"
+            )
+        level = self.cluster_level
+        if isinstance(level, bool) or not isinstance(level, (str, int)):
+            raise ConfigError(f"WorldConfig.cluster_level={level!r} must be a level name or an int K")
+        if isinstance(level, int) and not 1 <= level <= self.n_items:
+            raise ConfigError(
+                f"WorldConfig.cluster_level={level} is invalid; K must lie in [1, n_items={self.n_items}]"
+            )
+
+    def replace(self, **changes: Any) -> WorldConfig:
+        """A copy with some fields changed (validated again)."""
+        unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        if unknown:
+            raise ConfigError(f"WorldConfig has no field(s) {unknown}; see `help(envs.WorldConfig)`")
+        return dataclasses.replace(self, **changes)
+
+
+# A 3-cluster world whose best policy is known (see envs/presets docs in README):
+# every user's history comes from "alpha", every user has a stronger latent interest in
+# "beta", and "gamma" is liked by nobody. Showing beta's items beats everything else.
+TINY_TAXONOMY: dict[str, Any] = {
+    "domains": [
+        {"name": "tiny", "topics": [
+            {"name": "alpha topic", "subtopics": [{"name": "alpha", "keywords": ["first", "known"]}]},
+            {"name": "beta topic", "subtopics": [{"name": "beta", "keywords": ["second", "hidden"]}]},
+            {"name": "gamma topic", "subtopics": [{"name": "gamma", "keywords": ["third", "dull"]}]},
+        ]},
+    ]
+}
+
+PRESETS: dict[str, WorldConfig] = {
+    "default": WorldConfig(),
+    "tiny": WorldConfig(
+        n_items=30, embedding_dim=4, taxonomy_data=TINY_TAXONOMY, cluster_level="subtopic",
+        slate_size=3, history_length=4, n_active_anchors=1, n_latent_anchors=1, latent_locality=0.0,
+        initial_history=4, w_satiation=0.0, fixed_anchors=(("alpha",), ("beta",)),
+        active_strength=(0.6, 0.6), latent_strength=(1.0, 1.0), drift_std=0.0, interest_learning_rate=0.0,
+        strength_decay=0.0, strength_gain=0.0, item_noise=0.02, quality_std=0.1,
+        max_session_steps=10, horizon_days=3, churn_rate=0.0,
+    ),
+    "recsim-interest-evolution": WorldConfig(
+        dynamics="recsim", n_items=2_000, slate_size=2, history_length=10, cluster_level="topic",
+        choice_model="proportional", reward="watch_time",
+    ),
+    "large": WorldConfig(n_items=200_000, embedding_dim=32),
+}
+
+
+def resolve_config(preset_or_config: str | WorldConfig, **overrides: Any) -> WorldConfig:
+    """A preset name or a config, with optional field overrides."""
+    if isinstance(preset_or_config, WorldConfig):
+        config = preset_or_config
+    elif isinstance(preset_or_config, str):
+        if preset_or_config not in PRESETS:
+            raise ConfigError(f"unknown preset {preset_or_config!r}; choose one of {sorted(PRESETS)}")
+        config = PRESETS[preset_or_config]
+    else:
+        raise ConfigError(f"expected a preset name or a WorldConfig, got {type(preset_or_config).__name__}")
+    return config.replace(**overrides) if overrides else config

@@ -1,0 +1,109 @@
+"""RecSim's interest_evolution dynamics (recsim/environments/interest_evolution.py), batched.
+
+As published in RecSim's source: T = 20 topics with one-hot document features; document
+quality ~ N(mu_t, 0.1) where 14 "trashy" topics have means evenly spaced in [-3, 0] and 6
+"nutritious" ones in [0, 3]; user interests x ~ U(-1, 1)^T; the score of a document of topic t
+is x_t; multinomial proportional choice with no-click mass 1 and min_normalizer -1, so
+P(i) = (s_i + 1) / (sum_j (s_j + 1) + 2); on a click in topic t the interest moves by
+delta = 0.3 (1 - |x_t|)(1 - x_t), up with probability (x_t + 1) / 2 and down otherwise,
+clipped to [-1, 1]; watch time = min(budget, 4); the budget (200) loses the watch time and
+regains 0.265 * watch_time * quality on a click, and loses 0.5 on no click; the episode ends
+when the budget is spent; reward = watch time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from envs.choice import proportional_probabilities, sample_choice
+from envs.session import empty_session, engagement_events
+from envs.state import Events, RecSimState, Response
+
+if TYPE_CHECKING:
+    from envs.world import World
+
+N_TOPICS = 20
+TRASHY_MEANS = np.linspace(-3.0, 0.0, 14)
+NUTRITIOUS_MEANS = np.linspace(0.0, 3.0, 6)
+QUALITY_STD = 0.1
+NO_CLICK_MASS = 1.0
+MIN_NORMALIZER = -1.0
+
+
+def topic_quality_means() -> np.ndarray:
+    return np.concatenate([TRASHY_MEANS, NUTRITIOUS_MEANS])
+
+
+def init_state(world: World, user_id: np.ndarray, rng: np.random.Generator) -> RecSimState:
+    cfg = world.config
+    interests = rng.uniform(-1.0, 1.0, size=(len(user_id), N_TOPICS)).astype(np.float32)
+    session = empty_session(user_id, cfg.history_length, world.level.n_clusters, cfg.recsim_budget)
+    return RecSimState(interests=interests, session=session)
+
+
+def respond(world: World, state: RecSimState, slate: np.ndarray, rng: np.random.Generator) -> Response:
+    topic = world.level.item_cluster[slate]  # (B, S)
+    rows = np.arange(slate.shape[0])
+    score = state.interests[rows[:, None], topic]
+    choice = sample_choice(proportional_probabilities(score, NO_CLICK_MASS, MIN_NORMALIZER), rng.random(len(rows)))
+    clicked = choice >= 0
+    pos = np.maximum(choice, 0)
+    item = np.where(clicked, slate[rows, pos], -1)
+    length = world.corpus.length[np.maximum(item, 0)]
+    watch = np.minimum(state.session.budget, length)
+    return Response(
+        choice=choice,
+        item=item.astype(np.int64),
+        watch_time=np.where(clicked, watch, 0.0).astype(np.float32),
+        completion=np.where(clicked, watch / length, 0.0).astype(np.float32),
+        liked=np.zeros(len(rows), dtype=bool),
+        utility=np.where(clicked, score[rows, pos], 0.0).astype(np.float32),
+    )
+
+
+def transition(
+    world: World, state: RecSimState, slate: np.ndarray, response: Response, rng: np.random.Generator
+) -> tuple[RecSimState, Events]:
+    del slate
+    cfg = world.config
+    events, s = engagement_events(state.session, response, world.level.item_cluster, response.choice >= 0)
+    rows = np.flatnonzero(events.clicked)
+    interests = state.interests
+    flip = rng.random(len(rows))
+    if len(rows):
+        topic = events.cluster[rows]
+        x = interests[rows, topic]
+        delta = cfg.recsim_interest_step * (1.0 - np.abs(x)) * (1.0 - x)
+        sign = np.where(flip < (x + 1.0) / 2.0, 1.0, -1.0)
+        interests = interests.copy()
+        interests[rows, topic] = np.clip(x + sign * delta, -1.0, 1.0)
+    quality = world.corpus.quality[np.maximum(events.item, 0)]
+    budget = np.where(
+        events.clicked,
+        s.budget - response.watch_time + cfg.recsim_alpha * response.watch_time * quality,
+        s.budget - cfg.recsim_step_penalty * events.active,
+    )
+    over = events.active & (budget <= 0.0)
+    s = dataclasses.replace(
+        s, budget=budget.astype(np.float32), done=s.done | over, terminated=s.terminated | over
+    )
+    return RecSimState(interests=interests, session=s), events._replace(session_end=over)
+
+
+def build_recsim_corpus_arrays(n_items: int, length: float, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Documents: topic uniform over T, one-hot features, quality ~ N(mu_topic, 0.1), fixed length."""
+    topic = np.sort(rng.integers(0, N_TOPICS, size=n_items)).astype(np.int32)
+    topic[:N_TOPICS] = np.arange(N_TOPICS) if n_items >= N_TOPICS else topic[:N_TOPICS]
+    topic = np.sort(topic)
+    quality = rng.normal(topic_quality_means()[topic], QUALITY_STD).astype(np.float32)
+    embeddings = np.eye(N_TOPICS, dtype=np.float32)[topic]
+    return {
+        "leaf": topic,
+        "quality": quality,
+        "embeddings": embeddings,
+        "length": np.full(n_items, length, dtype=np.float32),
+        "leaf_centers": np.eye(N_TOPICS, dtype=np.float32),
+    }

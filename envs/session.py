@@ -1,0 +1,117 @@
+"""What every world shares: recent-engagement history, the engaged-cluster bitset, sessions,
+returns and the observation. Pure functions of (state, arrays, rng)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from envs.state import Events, Response, SessionState
+
+SESSION_FIELDS: tuple[str, ...] = ("budget_left", "day", "session_step", "days_away")
+
+
+def empty_session(user_id: np.ndarray, history: int, n_clusters: int, budget: float) -> SessionState:
+    b = len(user_id)
+    return SessionState(
+        user_id=user_id.astype(np.int64),
+        hist_items=np.full((b, history), -1, dtype=np.int32),
+        hist_clusters=np.full((b, history), -1, dtype=np.int32),
+        hist_responses=np.zeros((b, history, 3), dtype=np.float32),
+        engaged=np.zeros((b, (n_clusters + 7) // 8), dtype=np.uint8),
+        budget=np.full(b, budget, dtype=np.float32),
+        day=np.zeros(b, dtype=np.int32),
+        session_steps=np.zeros(b, dtype=np.int32),
+        session_positive=np.zeros(b, dtype=np.int32),
+        days_away=np.zeros(b, dtype=np.int32),
+        done=np.zeros(b, dtype=bool),
+        terminated=np.zeros(b, dtype=bool),
+    )
+
+
+def bit_test(bits: np.ndarray, rows: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """Whether cluster ``cluster[k]`` is set for user ``rows[k]``."""
+    return ((bits[rows, cluster >> 3] >> (cluster & 7).astype(np.uint8)) & 1).astype(bool)
+
+
+def bit_set(bits: np.ndarray, rows: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """A copy of ``bits`` with the given (user, cluster) bits set."""
+    out = bits.copy()
+    np.bitwise_or.at(out, (rows, cluster >> 3), (1 << (cluster & 7)).astype(np.uint8))
+    return out
+
+
+def push_history(
+    s: SessionState, rows: np.ndarray, items: np.ndarray, clusters: np.ndarray, responses: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Append one engagement for each user in ``rows``; the oldest falls out of the window."""
+    hi, hc, hr = s.hist_items.copy(), s.hist_clusters.copy(), s.hist_responses.copy()
+    for arr, new in ((hi, items), (hc, clusters), (hr, responses)):
+        arr[rows, :-1] = arr[rows, 1:]
+        arr[rows, -1] = new
+    return hi, hc, hr
+
+
+def history_contains(hist_clusters: np.ndarray, cluster: np.ndarray) -> np.ndarray:
+    """(B,) whether each user's recent window already holds ``cluster`` (B,)."""
+    return (hist_clusters == cluster[:, None]).any(axis=1)
+
+
+def engagement_events(
+    s: SessionState, response: Response, item_cluster: np.ndarray, like_or_complete: np.ndarray
+) -> tuple[Events, SessionState]:
+    """Events of one step and the session state after the history/bitset update (no session end yet)."""
+    active = ~s.done
+    clicked = (response.choice >= 0) & active
+    rows = np.flatnonzero(clicked)
+    item = np.where(clicked, response.item, -1)
+    cluster = np.where(clicked, item_cluster[np.maximum(item, 0)], -1).astype(np.int64)
+    positive = clicked & like_or_complete
+    pos_rows = np.flatnonzero(positive)
+    novel = np.zeros_like(positive)
+    novel[pos_rows] = ~bit_test(s.engaged, pos_rows, cluster[pos_rows])
+    unexpected = clicked & ~history_contains(s.hist_clusters, cluster)
+    resp_cols = np.stack([response.watch_time, response.completion, response.liked.astype(np.float32)], axis=1)
+    hi, hc, hr = push_history(s, rows, item[rows], cluster[rows], resp_cols[rows])
+    engaged = bit_set(s.engaged, pos_rows, cluster[pos_rows]) if len(pos_rows) else s.engaged
+    events = Events(
+        user_id=s.user_id,
+        active=active,
+        clicked=clicked,
+        item=item.astype(np.int64),
+        cluster=cluster,
+        watch_time=np.where(clicked, response.watch_time, 0.0).astype(np.float32),
+        completion=np.where(clicked, response.completion, 0.0).astype(np.float32),
+        liked=response.liked & clicked,
+        positive=positive,
+        novel=novel,
+        unexpected=unexpected,
+        discovered=np.zeros_like(positive),
+        utility=np.where(clicked, response.utility, 0.0).astype(np.float32),
+        day=s.day,
+        session_end=np.zeros_like(positive),
+    )
+    new = dataclasses.replace(
+        s,
+        hist_items=hi,
+        hist_clusters=hc,
+        hist_responses=hr,
+        engaged=engaged,
+        session_steps=s.session_steps + active,
+        session_positive=s.session_positive + positive,
+    )
+    return events, new
+
+
+def observe(s: SessionState) -> dict[str, np.ndarray]:
+    """The observation of a batch: only what a recommender could log, never hidden interests."""
+    session = np.stack(
+        [np.maximum(s.budget, 0.0), s.day, s.session_steps, s.days_away], axis=1
+    ).astype(np.float32)
+    return {
+        "items": s.hist_items.astype(np.int64),
+        "clusters": s.hist_clusters.astype(np.int64),
+        "responses": s.hist_responses.copy(),
+        "session": session,
+    }

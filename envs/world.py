@@ -1,0 +1,221 @@
+"""A World bundles the static parts (config, taxonomy, corpus, clusters) with its dynamics.
+
+The dynamics are pure functions batched over users; the gymnasium Env (one user) and
+VectorEnv (B users) both call ``World.step``, so there is one implementation of the user
+(STYLE.md #2).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Any, Union
+
+import numpy as np
+from gymnasium import spaces
+
+from envs import interest, recsim
+from envs.clusters import ClusterHierarchy, ClusterLevel
+from envs.config import WorldConfig, resolve_config
+from envs.corpus import Corpus, build_corpus
+from envs.errors import ActionError, ConfigError
+from envs.session import SESSION_FIELDS, observe
+from envs.state import Events, InterestState, RecSimState, Response, state_nbytes
+from envs.taxonomy import Taxonomy
+
+State = Union[InterestState, RecSimState]
+
+
+class World:
+    """Static world plus its pure dynamics. Build with :func:`make_world`."""
+
+    def __init__(self, config: WorldConfig, seed: int = 0) -> None:
+        self.config = config
+        self.seed = seed
+        rng = np.random.default_rng(seed)
+        if config.dynamics == "recsim":
+            self.taxonomy = _recsim_taxonomy()
+            arrays = recsim.build_recsim_corpus_arrays(config.n_items, config.recsim_doc_length, rng)
+            titles = tuple(f"{self.taxonomy.topics[t]} video" for t in arrays["leaf"])
+            for a in arrays.values():
+                a.setflags(write=False)
+            self.corpus = Corpus(titles=titles, **arrays)
+            self._dyn: Any = recsim
+        else:
+            self.taxonomy = (
+                Taxonomy.from_dict(config.taxonomy_data, source="inline taxonomy")
+                if config.taxonomy_data is not None
+                else Taxonomy.load(config.taxonomy)
+            )
+            self.corpus = build_corpus(
+                self.taxonomy, config.n_items, config.embedding_dim, rng, config.item_noise, config.quality_std
+            )
+            self._dyn = interest
+        self.clusters = ClusterHierarchy(self.taxonomy, self.corpus, seed=seed)
+        self.level: ClusterLevel = self.clusters.level(config.cluster_level)
+        self.embedding_sq = (self.corpus.embeddings.astype(np.float32) ** 2).sum(axis=1)
+
+    # --- spaces ------------------------------------------------------------------------------
+    @cached_property
+    def observation_space(self) -> spaces.Dict:
+        """Observation of one user (see ``envs.session.observe``)."""
+        h, n, m = self.config.history_length, self.corpus.n_items, self.level.n_clusters
+        return spaces.Dict(
+            {
+                "items": spaces.Box(-1, n - 1, shape=(h,), dtype=np.int64),
+                "clusters": spaces.Box(-1, m - 1, shape=(h,), dtype=np.int64),
+                "responses": spaces.Box(0.0, np.inf, shape=(h, 3), dtype=np.float32),
+                "session": spaces.Box(0.0, np.inf, shape=(len(SESSION_FIELDS),), dtype=np.float32),
+            }
+        )
+
+    @cached_property
+    def action_space(self) -> spaces.MultiDiscrete:
+        """A slate of ``slate_size`` distinct item ids for one user."""
+        return spaces.MultiDiscrete(np.full(self.config.slate_size, self.corpus.n_items, dtype=np.int64))
+
+    # --- dynamics ------------------------------------------------------------------------------
+    def init_state(self, user_id: np.ndarray, rng: np.random.Generator) -> State:
+        return self._dyn.init_state(self, np.asarray(user_id, dtype=np.int64), rng)  # type: ignore[no-any-return]
+
+    def respond(self, state: State, slate: np.ndarray, rng: np.random.Generator) -> Response:
+        return self._dyn.respond(self, state, slate, rng)  # type: ignore[no-any-return]
+
+    def transition(
+        self, state: State, slate: np.ndarray, response: Response, rng: np.random.Generator
+    ) -> tuple[State, Events]:
+        return self._dyn.transition(self, state, slate, response, rng)  # type: ignore[no-any-return]
+
+    def step(self, state: State, slate: np.ndarray, rng: np.random.Generator) -> tuple[State, Events]:
+        """Validate the slates, then response and transition."""
+        slate = self.validate_slate(slate, state.session.n_users)
+        return self.transition(state, slate, self.respond(state, slate, rng), rng)
+
+    def observe(self, state: State) -> dict[str, np.ndarray]:
+        return observe(state.session)
+
+    def reward(self, events: Events) -> np.ndarray:
+        """(B,) float32 enjoyment, as chosen by ``config.reward``."""
+        kind = self.config.reward
+        value = {
+            "watch_time": events.watch_time,
+            "clicks": events.clicked,
+            "likes": events.liked,
+            "positive": events.positive,
+            "utility": events.utility,
+        }[kind]
+        return np.asarray(value, dtype=np.float32)
+
+    def validate_slate(self, slate: Any, n_users: int) -> np.ndarray:
+        """(B, S) int64 slates; raises ActionError naming the bad value."""
+        s = self.config.slate_size
+        arr = np.asarray(slate)
+        if arr.dtype.kind not in "iu":
+            if arr.dtype.kind == "f" and np.all(np.isfinite(arr)) and np.all(arr == np.round(arr)):
+                arr = arr.astype(np.int64)
+            else:
+                raise ActionError(
+                    f"slate must hold integer item ids, got dtype {arr.dtype}"
+                    + (" with NaN/inf" if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)) else "")
+                    + "; pass an int array of shape (n_users, slate_size)"
+                )
+        if arr.shape != (n_users, s):
+            raise ActionError(f"slate has shape {arr.shape}; expected ({n_users}, {s}) = (n_users, slate_size)")
+        arr = arr.astype(np.int64, copy=False)
+        n = self.corpus.n_items
+        bad = (arr < 0) | (arr >= n)
+        if bad.any():
+            u, j = np.argwhere(bad)[0]
+            raise ActionError(f"slate[{u}, {j}] = {arr[u, j]} is not an item id; ids lie in [0, {n - 1}]")
+        if s > 1:
+            srt = np.sort(arr, axis=1)
+            dup = srt[:, 1:] == srt[:, :-1]
+            if dup.any():
+                u = int(np.flatnonzero(dup.any(axis=1))[0])
+                raise ActionError(
+                    f"slate of user {u} repeats an item ({arr[u].tolist()}); a slate holds distinct items"
+                )
+        return arr
+
+    # --- helpers for dynamics -----------------------------------------------------------------
+    @cached_property
+    def leaf_neighbours(self) -> np.ndarray:
+        """(n_leaves, k) nearest other subtopics of each subtopic, by centre distance."""
+        c = self.corpus.leaf_centers.astype(np.float64)
+        d2 = (c**2).sum(1)[:, None] - 2 * c @ c.T + (c**2).sum(1)[None, :]
+        np.fill_diagonal(d2, np.inf)
+        k = min(interest.NEIGHBOURS, max(1, len(c) - 1))
+        return np.argsort(d2, axis=1)[:, :k] if len(c) > 1 else np.zeros((1, 1), dtype=np.int64)
+
+    @cached_property
+    def _leaf_members(self) -> tuple[np.ndarray, np.ndarray]:
+        leaf = self.corpus.leaf
+        order = np.argsort(leaf, kind="stable")
+        offsets = np.zeros(self.taxonomy.n_leaves + 1, dtype=np.int64)
+        np.cumsum(np.bincount(leaf, minlength=self.taxonomy.n_leaves), out=offsets[1:])
+        return order, offsets
+
+    def random_item_of_leaf(self, leaf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A uniformly random item of each given subtopic (a subtopic without items gives any item)."""
+        order, offsets = self._leaf_members
+        start, size = offsets[leaf], offsets[leaf + 1] - offsets[leaf]
+        pick = start + (rng.random(leaf.shape) * np.maximum(size, 1)).astype(np.int64)
+        return np.where(size > 0, order[np.minimum(pick, len(order) - 1)], rng.integers(0, len(order), leaf.shape))
+
+    # --- oracle access (never part of an observation) ------------------------------------------
+    def oracle_latent_clusters(self, state: State, level: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Hidden truth: (B, n_latent) clusters of each user's latent interests at ``level``
+        and (B, n_latent) whether each was discovered yet."""
+        if not isinstance(state, InterestState):
+            raise ConfigError("RecSim users have no latent interests; use oracle_cluster_utility instead")
+        lvl = self.level if level is None else self.clusters.level(level)
+        nearest = interest.latent_clusters(self, state, lvl.centroids)
+        latent = state.users.anchor_latent[0]
+        return nearest[:, latent], state.users.anchor_discovered[:, latent]
+
+    def oracle_cluster_utility(
+        self, state: State, clusters: np.ndarray, level: str | int | None = None
+    ) -> np.ndarray:
+        """Hidden truth: the user's intrinsic utility for a typical item of each cluster.
+        clusters (B,) or (B, K) → same shape."""
+        lvl = self.level if level is None else self.clusters.level(level)
+        c = np.asarray(clusters, dtype=np.int64)
+        flat = c.reshape(c.shape[0], -1)
+        if flat.size and (flat.min() < 0 or flat.max() >= lvl.n_clusters):
+            raise ConfigError(f"cluster ids must lie in [0, {lvl.n_clusters - 1}] at level {lvl.name!r}")
+        mean_q = np.bincount(lvl.item_cluster, weights=self.corpus.quality, minlength=lvl.n_clusters) / np.maximum(
+            lvl.sizes, 1
+        )
+        if isinstance(state, RecSimState):
+            out = state.interests[np.arange(flat.shape[0])[:, None], flat]
+        else:
+            out = interest.cluster_utility(self, state, flat, lvl.centroids, mean_q)
+        return np.asarray(out, dtype=np.float32).reshape(c.shape)
+
+    def state_bytes_per_user(self, n_users: int = 1000) -> float:
+        state = self.init_state(np.arange(n_users), np.random.default_rng(0))
+        return state_nbytes(state) / n_users
+
+
+def _recsim_taxonomy() -> Taxonomy:
+    """RecSim's 20 topics, named after the built-in taxonomy's domains so they read as words."""
+    names = list(Taxonomy.load().domains)
+    names += [f"topic {chr(ord('a') + i)}" for i in range(max(0, recsim.N_TOPICS - len(names)))]
+    names = names[: recsim.N_TOPICS]
+    return Taxonomy.from_dict(
+        {"domains": [{"name": "recsim", "topics": [
+            {"name": n, "subtopics": [{"name": f"{n} videos", "keywords": []}]} for n in names
+        ]}]},
+        source="RecSim topics",
+    )
+
+
+_CACHE: dict[tuple[Any, ...], World] = {}
+
+
+def make_world(preset_or_config: str | WorldConfig = "default", seed: int = 0, **overrides: Any) -> World:
+    """Build (or reuse) a world from a preset name or a config, with field overrides."""
+    config = resolve_config(preset_or_config, **overrides)
+    key = (config, repr(config.taxonomy_data), seed)
+    if key not in _CACHE:
+        _CACHE[key] = World(config, seed)
+    return _CACHE[key]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import gymnasium as gym
@@ -11,8 +13,8 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.config import WorldConfig
-from envs.errors import StateError
-from envs.state import take_rows, where_rows
+from envs.errors import ConfigError, StateError
+from envs.state import Events, map_rows
 from envs.world import State, World, make_world
 
 Obs = dict[str, np.ndarray]
@@ -110,8 +112,14 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
 
     Autoreset is ``SAME_STEP``: when a user's episode ends, the returned observation is
     already the first one of a new user in that slot, and the last observation of the old
-    one is in ``info["final_obs"]`` (with ``info["_final_obs"]`` marking the slots).
+    one is in ``info["final_obs"]`` (a batched dict; ``info["_final_obs"]`` marks the slots
+    that ended, the others repeat their current observation).
     Events in ``info`` are those of the step taken, before any reset.
+
+    Large populations are split into shards of users, each with its own random generator
+    (spawned from the env's), stepped in parallel threads: numpy releases the GIL in its
+    kernels, so both cores work. Shards depend only on ``num_envs``, never on
+    ``num_threads``, so results are identical whatever the thread count.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}  # noqa: RUF012
@@ -122,58 +130,116 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         preset: str | WorldConfig = "default",
         world_seed: int = 0,
         world: World | None = None,
+        num_threads: int | None = None,
         **overrides: Any,
     ) -> None:
         if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs <= 0:
-            raise StateError(f"num_envs={num_envs!r} must be a positive integer")
+            raise ConfigError(f"num_envs={num_envs!r} must be a positive integer")
         self.world = _world(world, preset, world_seed, overrides)
         self.num_envs = num_envs
         self.single_observation_space = self.world.observation_space
         self.single_action_space = self.world.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self.state: State | None = None
-        self._next_user = 0
+        self._bounds = shard_bounds(num_envs)
+        self._threads = num_threads if num_threads is not None else min(len(self._bounds), os.cpu_count() or 1)
+        self._pool: ThreadPoolExecutor | None = None
+        self._shards: list[State] = []
+        self._rngs: list[np.random.Generator] = []
+        self._next_id: list[int] = []
 
-    def _new_users(self, n: int) -> np.ndarray:
-        ids = np.arange(self._next_user, self._next_user + n)
-        self._next_user += n
-        return ids
+    @property
+    def state(self) -> State | None:
+        """The whole population's state (concatenated shards), e.g. for oracle queries."""
+        if not self._shards:
+            return None
+        if len(self._shards) == 1:
+            return self._shards[0]
+        return map_rows(lambda *a: np.concatenate(a), *self._shards)
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
     ) -> tuple[Obs, dict[str, Any]]:
         if isinstance(seed, list):
-            raise StateError("InterestExplorationVectorEnv.reset takes one int seed for the whole population")
+            raise ConfigError("InterestExplorationVectorEnv.reset takes one int seed for the whole population")
         super().reset(seed=seed)
-        self._next_user = 0
-        self.state = self.world.init_state(self._new_users(self.num_envs), self.np_random)
-        return self.world.observe(self.state), {}
+        n = len(self._bounds)
+        self._rngs = [self.np_random] if n == 1 else list(self.np_random.spawn(n))
+        self._shards = [
+            self.world.init_state(np.arange(lo, hi), rng) for (lo, hi), rng in zip(self._bounds, self._rngs, strict=True)
+        ]
+        # Users who replace finished ones get ids B + shard + k * n_shards: unique, thread-free.
+        self._next_id = [self.num_envs + i for i in range(n)]
+        return _concat_obs([self.world.observe(st) for st in self._shards]), {}
+
+    def _step_shard(self, i: int, actions: np.ndarray) -> tuple[Any, ...]:
+        lo, hi = self._bounds[i]
+        state, events = self.world.step(self._shards[i], actions[lo:hi], self._rngs[i])
+        s = state.session
+        done = s.done.copy()
+        terminated = s.terminated.copy()
+        final_obs = None
+        if done.any():
+            final_obs = self.world.observe(state)
+            rows = np.flatnonzero(done)
+            ids = self._next_id[i] + len(self._bounds) * np.arange(len(rows))
+            self._next_id[i] += len(self._bounds) * len(rows)
+            state = _put_rows(state, rows, self.world.init_state(ids, self._rngs[i]))
+        self._shards[i] = state
+        return self.world.observe(state), events, done, terminated, final_obs
 
     def step(self, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        if self.state is None:
+        if not self._shards:
             raise StateError("step() called before reset(); call envs.reset(seed=...) first")
-        self.state, events = self.world.step(self.state, actions, self.np_random)
-        s = self.state.session
-        terminated, done = s.terminated.copy(), s.done.copy()
-        truncated = done & ~terminated
-        reward = self.world.reward(events)
+        actions = self.world.validate_slate(actions, self.num_envs)
+        n = len(self._bounds)
+        if n > 1 and self._threads > 1:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="noveltygym-shard")
+            parts = list(self._pool.map(self._step_shard, range(n), [actions] * n))
+        else:
+            parts = [self._step_shard(i, actions) for i in range(n)]
+        obs = _concat_obs([p[0] for p in parts])
+        events = Events(*(np.concatenate(col) for col in zip(*(p[1] for p in parts), strict=True)))
+        done = np.concatenate([p[2] for p in parts])
+        terminated = np.concatenate([p[3] for p in parts])
         info: dict[str, Any] = events.as_info()
         if done.any():
-            final_obs = self.world.observe(self.state)
-            rows = np.flatnonzero(done)
-            fresh = self.world.init_state(self._new_users(len(rows)), self.np_random)
-            self.state = _put_rows(self.state, rows, fresh)
-            info["final_obs"] = final_obs
+            # Slots that did not end repeat their current observation (arrays only, no None).
+            info["final_obs"] = _concat_obs([p[4] if p[4] is not None else p[0] for p in parts])
             info["_final_obs"] = done
-        return self.world.observe(self.state), reward, terminated, truncated, info
+        return obs, self.world.reward(events), terminated, done & ~terminated, info
+
+    def close(self, **kwargs: Any) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        super().close(**kwargs)
+
+
+def shard_bounds(n_users: int, min_shard: int = 4096, max_shard: int = 65_536) -> list[tuple[int, int]]:
+    """Contiguous user ranges: one shard for small batches, at least two once each would hold
+    ``min_shard`` users, and none larger than ``max_shard``."""
+    if n_users < 2 * min_shard:
+        n = 1
+    else:
+        n = max(2, -(-n_users // max_shard))
+    edges = np.linspace(0, n_users, n + 1).round().astype(int)
+    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+
+
+def _concat_obs(parts: list[Obs]) -> Obs:
+    if len(parts) == 1:
+        return parts[0]
+    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _put_rows(state: State, rows: np.ndarray, fresh: State) -> State:
     """``state`` with users ``rows`` replaced by the users of ``fresh`` (in order)."""
-    n = state.session.n_users
-    mask = np.zeros(n, dtype=bool)
-    mask[rows] = True
-    index = np.zeros(n, dtype=np.int64)
-    index[rows] = np.arange(len(rows))
-    return where_rows(mask, take_rows(fresh, index), state)
+
+    def put(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        out = old.copy()
+        out[rows] = new
+        return out
+
+    return map_rows(put, state, fresh)

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from envs.choice import mnl_probabilities, proportional_probabilities, sample_choice
-from envs.session import bit_set, empty_session, engagement_events, push_history
+from envs.session import bit_set, empty_session, engagement_events, push_history, shift_in
 from envs.state import Events, InterestState, InterestUsers, Response, SessionState
 
 if TYPE_CHECKING:
@@ -103,30 +103,62 @@ def _initial_history(
         [corpus.length[items], np.ones_like(corpus.length[items]), np.zeros_like(corpus.length[items])], axis=-1
     )
     rows = np.arange(n)
+    everyone = np.ones(n, dtype=bool)
     for t in range(h0):
-        hi, hc, hr = push_history(s, rows, items[:, t], clusters[:, t], responses[:, t])
+        hi, hc, hr = push_history(s, everyone, items[:, t], clusters[:, t], responses[:, t])
         s = dataclasses.replace(s, hist_items=hi, hist_clusters=hc, hist_responses=hr)
     return dataclasses.replace(s, engaged=bit_set(s.engaged, np.repeat(rows, h0), clusters.ravel()))
 
 
-def anchor_kernel(users: InterestUsers, emb: np.ndarray, emb_sq: np.ndarray, width: float) -> np.ndarray:
-    """exp(-|e - mu_a|^2 / (2 width^2)) for items emb (B, S, D) and anchors (B, A, D) → (B, S, A)."""
+def anchor_scores(users: InterestUsers, emb: np.ndarray, width: float) -> np.ndarray:
+    """(B, A, S) width^2 * log(s_a exp(-|e - mu_a|^2 / (2 width^2))) + |e|^2 / 2 for items emb (B, S, D).
+
+    The |e|^2 term is the same for every anchor, so it is left out here (added back after
+    the max over anchors, on a smaller array). Laid out anchor-major so that the max over
+    anchors runs over contiguous (B, S) slices, much faster than a short last-axis reduction."""
     mu = users.anchor_pos
-    d2 = emb_sq[:, :, None] + (mu * mu).sum(axis=2)[:, None, :] - 2.0 * np.matmul(emb, mu.transpose(0, 2, 1))
-    return np.exp(np.maximum(d2, 0.0) * (-0.5 / (width * width)))
+    scores = np.matmul(mu, emb.transpose(0, 2, 1))  # (B, A, S)  mu . e
+    bias = (width * width) * np.log(np.maximum(users.anchor_strength, 1e-12)) - 0.5 * np.einsum("bad,bad->ba", mu, mu)
+    scores += bias[:, :, None]
+    return scores
 
 
-def utility(world: World, state: InterestState, slate: np.ndarray) -> np.ndarray:
-    """(B, S) the user's utility for every slate item."""
+def affinity(users: InterestUsers, emb: np.ndarray, emb_sq: np.ndarray, width: float) -> tuple[np.ndarray, np.ndarray]:
+    """(B, S) max over anchors of s_a exp(-|e - mu_a|^2 / (2 width^2)), and (B, S) the anchor
+    attaining it: the interest that would explain a click on each item."""
+    scores = anchor_scores(users, emb, width)
+    best = scores[:, 0].copy()
+    which = np.zeros(best.shape, dtype=np.int64)
+    for a in range(1, scores.shape[1]):
+        better = scores[:, a] > best
+        np.maximum(best, scores[:, a], out=best)
+        which[better] = a
+    best -= 0.5 * emb_sq
+    best *= 1.0 / (width * width)
+    np.minimum(best, 0.0, out=best)  # log kernel <= log s <= 0; guards float rounding
+    return np.exp(best, out=best), which
+
+
+def satiation(users: InterestUsers, leaf: np.ndarray) -> np.ndarray:
+    """(B, S) decayed count of recent clicks in each item's subtopic."""
+    out = np.zeros(leaf.shape, dtype=np.float32)
+    for w in range(users.sat_leaf.shape[1]):
+        out += (leaf == users.sat_leaf[:, w : w + 1]) * users.sat_weight[:, w : w + 1]
+    return out
+
+
+def utility(world: World, state: InterestState, slate: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(B, S) the user's utility for every slate item, the affinity term and the interest behind it."""
     cfg, corpus = world.config, world.corpus
     users = state.users
-    k = anchor_kernel(users, corpus.embeddings[slate], world.embedding_sq[slate], cfg.affinity_width)
-    affinity = (k * users.anchor_strength[:, None, :]).max(axis=2)
-    leaf = corpus.leaf[slate]
-    satiation = (
-        (users.sat_leaf[:, None, :] == leaf[:, :, None]) * users.sat_weight[:, None, :]
-    ).sum(axis=2)
-    return cfg.w_affinity * affinity + cfg.w_quality * corpus.quality[slate] - cfg.w_satiation * satiation
+    # np.take is several times faster than fancy indexing for these gathers (hot path).
+    emb = np.take(corpus.embeddings, slate, axis=0)
+    aff, which = affinity(users, emb, np.take(world.embedding_sq, slate), cfg.affinity_width)
+    util = aff * cfg.w_affinity
+    util += cfg.w_quality * np.take(corpus.quality, slate)
+    if cfg.w_satiation:
+        util -= cfg.w_satiation * satiation(users, np.take(corpus.leaf, slate))
+    return util, aff, which
 
 
 def choice_probabilities(world: World, util: np.ndarray) -> np.ndarray:
@@ -142,7 +174,7 @@ def choice_probabilities(world: World, util: np.ndarray) -> np.ndarray:
 def respond(world: World, state: InterestState, slate: np.ndarray, rng: np.random.Generator) -> Response:
     """Choice (one item or none), then watch time, completion and like of the chosen item."""
     cfg, corpus = world.config, world.corpus
-    util = utility(world, state, slate)
+    util, aff, which = utility(world, state, slate)
     r = rng.random((slate.shape[0], 3))
     choice = sample_choice(choice_probabilities(world, util), r[:, 0])
     rows = np.arange(slate.shape[0])
@@ -161,6 +193,12 @@ def respond(world: World, state: InterestState, slate: np.ndarray, rng: np.rando
         completion=np.where(clicked, completion, 0.0).astype(np.float32),
         liked=liked,
         utility=np.where(clicked, chosen_util, 0.0).astype(np.float32),
+        interest=np.where(clicked, which[rows, pos], -1),
+        closeness=np.where(
+            clicked,
+            np.minimum(aff[rows, pos] / np.maximum(state.users.anchor_strength[rows, which[rows, pos]], 1e-12), 1.0),
+            0.0,
+        ).astype(np.float32),
     )
 
 
@@ -175,46 +213,43 @@ def transition(
     """Interests, satiation, history, session and return after a response."""
     del slate  # the response already names the clicked item
     events, session = engagement_events(state.session, response, world.level.item_cluster, is_positive(response))
-    users, discovered = _update_interests(world, state.users, events)
+    users, discovered = _update_interests(world, state.users, events, response)
     events = events._replace(discovered=discovered)
     session, users, ended = _update_session(world, session, users, events, response, rng)
     events = events._replace(session_end=ended)
     return InterestState(users=users, session=session), events
 
 
-def _update_interests(world: World, users: InterestUsers, events: Events) -> tuple[InterestUsers, np.ndarray]:
+def _update_interests(
+    world: World, users: InterestUsers, events: Events, response: Response
+) -> tuple[InterestUsers, np.ndarray]:
+    """Reinforce (or weaken) the interest that explains each click; others fade a little.
+
+    Written densely over all users with masks: most users click, and contiguous whole-array
+    operations beat fancy indexing of the clicking rows."""
     cfg, corpus = world.config, world.corpus
-    discovered = np.zeros_like(events.clicked)
-    rows = np.flatnonzero(events.clicked)
-    if len(rows) == 0:
-        return users, discovered
-    item = events.item[rows]
-    e = corpus.embeddings[item]  # (R, D)
-    k = anchor_kernel(
-        dataclasses.replace(users, anchor_pos=users.anchor_pos[rows]),
-        e[:, None, :], world.embedding_sq[item][:, None], cfg.affinity_width,
-    )[:, 0, :]  # (R, A)
-    best = (k * users.anchor_strength[rows]).argmax(axis=1)
-    positive = events.positive[rows]
-    # The anchor that explains the click moves towards the item if the user enjoyed it.
+    clicked, positive = events.clicked, events.positive
+    item = np.maximum(events.item, 0)
+    e = np.take(corpus.embeddings, item, axis=0)  # (B, D)
+    rows = np.arange(len(item))
+    best = np.maximum(response.interest, 0)  # (B,) the interest that explains the click
+    strength_best = users.anchor_strength[rows, best]
+    # The explaining interest moves towards the item when the user enjoyed it.
     pos = users.anchor_pos.copy()
-    step = (cfg.interest_learning_rate * positive)[:, None]
+    step = (cfg.interest_learning_rate * positive).astype(np.float32)[:, None]
     pos[rows, best] += step * (e - pos[rows, best])
-    strength = users.anchor_strength.copy()
-    strength[rows] *= 1.0 - cfg.strength_decay
-    gained = users.anchor_strength[rows, best] + cfg.strength_gain * np.where(positive, 1.0, -1.0)
-    strength[rows, best] = np.clip(gained, 0.0, 1.0)
-    found = users.anchor_latent[rows, best] & positive & (k[np.arange(len(rows)), best] >= cfg.discovery_affinity)
-    found &= ~users.anchor_discovered[rows, best]
-    discovered[rows] = found
+    strength = users.anchor_strength * np.where(clicked, 1.0 - cfg.strength_decay, 1.0).astype(np.float32)[:, None]
+    gained = np.clip(strength_best + cfg.strength_gain * np.where(positive, 1.0, -1.0), 0.0, 1.0)
+    strength[rows, best] = np.where(clicked, gained, strength[rows, best])
+    discovered = (
+        positive & users.anchor_latent[rows, best] & ~users.anchor_discovered[rows, best]
+        & (response.closeness >= cfg.discovery_affinity)
+    )
     disc = users.anchor_discovered.copy()
-    disc[rows[found], best[found]] = True
-    sat_leaf, sat_weight = users.sat_leaf.copy(), users.sat_weight.copy()
-    sat_leaf[rows, :-1] = sat_leaf[rows, 1:]
-    sat_leaf[rows, -1] = corpus.leaf[item]
-    sat_weight[rows, :-1] = sat_weight[rows, 1:] * cfg.satiation_decay
-    sat_weight[rows, -1] = 1.0
-    return InterestUsers(pos, strength, users.anchor_latent, disc, sat_leaf, sat_weight), discovered
+    disc[rows, best] |= discovered
+    sat_leaf = shift_in(users.sat_leaf, np.take(corpus.leaf, item), clicked)
+    sat_weight = shift_in(users.sat_weight * cfg.satiation_decay, np.float32(1.0), clicked, users.sat_weight)
+    return InterestUsers(pos, strength.astype(np.float32), users.anchor_latent, disc, sat_leaf, sat_weight), discovered
 
 
 def _update_session(
@@ -261,10 +296,10 @@ def _update_session(
 # --- oracle access: hidden truth, for the oracle baseline and exploration regret ---------------
 
 
-def latent_clusters(world: World, state: InterestState, level_centroids: np.ndarray) -> np.ndarray:
-    """(B, A) nearest cluster of every anchor (latent or not) at a level with these centroids."""
-    mu = state.users.anchor_pos  # (B, A, D)
-    d2 = (mu * mu).sum(axis=2)[:, :, None] - 2.0 * mu @ level_centroids.T + (level_centroids**2).sum(axis=1)
+def nearest_clusters(anchor_pos: np.ndarray, level_centroids: np.ndarray) -> np.ndarray:
+    """(B, K) nearest cluster centroid of each interest position (B, K, D)."""
+    mu = anchor_pos
+    d2 = -2.0 * mu @ level_centroids.T + (level_centroids**2).sum(axis=1)  # |mu|^2 does not change the argmin
     return d2.argmin(axis=2)
 
 
@@ -273,7 +308,6 @@ def cluster_utility(
 ) -> np.ndarray:
     """Intrinsic utility (before satiation) of a typical item of each cluster, (B, K) for clusters (B, K)."""
     cfg = world.config
-    emb = centroids[clusters]  # (B, K, D)
-    k = anchor_kernel(state.users, emb, (emb * emb).sum(axis=2), cfg.affinity_width)
-    affinity = (k * state.users.anchor_strength[:, None, :]).max(axis=2)
-    return cfg.w_affinity * affinity + cfg.w_quality * mean_quality[clusters]
+    emb = centroids[clusters].astype(np.float32)  # (B, K, D)
+    aff, _ = affinity(state.users, emb, (emb * emb).sum(axis=2), cfg.affinity_width)
+    return cfg.w_affinity * aff + cfg.w_quality * mean_quality[clusters]

@@ -45,7 +45,7 @@ def init_state(world: World, user_id: np.ndarray, rng: np.random.Generator) -> R
 
 
 def respond(world: World, state: RecSimState, slate: np.ndarray, rng: np.random.Generator) -> Response:
-    topic = world.level.item_cluster[slate]  # (B, S)
+    topic = np.take(world.level.item_cluster, slate)  # (B, S)
     rows = np.arange(slate.shape[0])
     score = state.interests[rows[:, None], topic]
     choice = sample_choice(proportional_probabilities(score, NO_CLICK_MASS, MIN_NORMALIZER), rng.random(len(rows)))
@@ -61,6 +61,8 @@ def respond(world: World, state: RecSimState, slate: np.ndarray, rng: np.random.
         completion=np.where(clicked, watch / length, 0.0).astype(np.float32),
         liked=np.zeros(len(rows), dtype=bool),
         utility=np.where(clicked, score[rows, pos], 0.0).astype(np.float32),
+        interest=np.where(clicked, world.level.item_cluster[np.maximum(item, 0)], -1).astype(np.int64),
+        closeness=np.zeros(len(rows), dtype=np.float32),
     )
 
 

@@ -42,15 +42,26 @@ def bit_set(bits: np.ndarray, rows: np.ndarray, cluster: np.ndarray) -> np.ndarr
     return out
 
 
+def shift_in(window: np.ndarray, new: np.ndarray | np.generic, mask: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Where ``mask``, drop the oldest entry of each row of ``window`` (B, W, ...) and append
+    ``new``; elsewhere keep the row of ``keep`` (default ``window``). Returns a new array."""
+    shifted = np.empty_like(window)
+    shifted[:, :-1] = window[:, 1:]
+    shifted[:, -1] = new
+    m = mask.reshape(mask.shape + (1,) * (window.ndim - 1))
+    return np.where(m, shifted, window if keep is None else keep)
+
+
 def push_history(
-    s: SessionState, rows: np.ndarray, items: np.ndarray, clusters: np.ndarray, responses: np.ndarray
+    s: SessionState, mask: np.ndarray, items: np.ndarray, clusters: np.ndarray, responses: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Append one engagement for each user in ``rows``; the oldest falls out of the window."""
-    hi, hc, hr = s.hist_items.copy(), s.hist_clusters.copy(), s.hist_responses.copy()
-    for arr, new in ((hi, items), (hc, clusters), (hr, responses)):
-        arr[rows, :-1] = arr[rows, 1:]
-        arr[rows, -1] = new
-    return hi, hc, hr
+    """Append one engagement (items (B,), clusters (B,), responses (B, 3)) for users where
+    ``mask``; the oldest falls out of the window."""
+    return (
+        shift_in(s.hist_items, items, mask),
+        shift_in(s.hist_clusters, clusters, mask),
+        shift_in(s.hist_responses, responses, mask),
+    )
 
 
 def history_contains(hist_clusters: np.ndarray, cluster: np.ndarray) -> np.ndarray:
@@ -64,16 +75,15 @@ def engagement_events(
     """Events of one step and the session state after the history/bitset update (no session end yet)."""
     active = ~s.done
     clicked = (response.choice >= 0) & active
-    rows = np.flatnonzero(clicked)
     item = np.where(clicked, response.item, -1)
-    cluster = np.where(clicked, item_cluster[np.maximum(item, 0)], -1).astype(np.int64)
+    cluster = np.where(clicked, np.take(item_cluster, np.maximum(item, 0)), -1).astype(np.int64)
     positive = clicked & like_or_complete
     pos_rows = np.flatnonzero(positive)
     novel = np.zeros_like(positive)
     novel[pos_rows] = ~bit_test(s.engaged, pos_rows, cluster[pos_rows])
     unexpected = clicked & ~history_contains(s.hist_clusters, cluster)
     resp_cols = np.stack([response.watch_time, response.completion, response.liked.astype(np.float32)], axis=1)
-    hi, hc, hr = push_history(s, rows, item[rows], cluster[rows], resp_cols[rows])
+    hi, hc, hr = push_history(s, clicked, item, cluster, resp_cols)
     engaged = bit_set(s.engaged, pos_rows, cluster[pos_rows]) if len(pos_rows) else s.engaged
     events = Events(
         user_id=s.user_id,

@@ -74,6 +74,8 @@ class Response(NamedTuple):
     completion: np.ndarray  # float32 watch_time / item length in [0, 1]
     liked: np.ndarray  # bool
     utility: np.ndarray  # float32 the user's utility for the clicked item, 0 without a click
+    interest: np.ndarray  # int64 hidden: which interest (anchor) explains the click, -1 = none/n.a.
+    closeness: np.ndarray  # float32 hidden: kernel between the clicked item and that interest
 
 
 class Events(NamedTuple):

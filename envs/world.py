@@ -168,9 +168,9 @@ class World:
         if not isinstance(state, InterestState):
             raise ConfigError("RecSim users have no latent interests; use oracle_cluster_utility instead")
         lvl = self.level if level is None else self.clusters.level(level)
-        nearest = interest.latent_clusters(self, state, lvl.centroids)
-        latent = state.users.anchor_latent[0]
-        return nearest[:, latent], state.users.anchor_discovered[:, latent]
+        latent = state.users.anchor_latent[0]  # the same anchors are latent for every user
+        nearest = interest.nearest_clusters(state.users.anchor_pos[:, latent], lvl.centroids)
+        return nearest, state.users.anchor_discovered[:, latent]
 
     def oracle_cluster_utility(
         self, state: State, clusters: np.ndarray, level: str | int | None = None

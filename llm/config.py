@@ -1,0 +1,159 @@
+"""Typed settings of the language layer, validated when built (STYLE.md #10).
+
+One dataclass per job: :class:`ModelConfig` (shape of the embedded model), :class:`DataConfig`
+(fine-tuning data), :class:`TrainConfig` (pretraining + fine-tuning loop),
+:class:`GenerationConfig` (sampling and constraints), grouped by :class:`LLMConfig`. Field
+comments are the documentation; the CLI's ``--help`` reads them from ``FIELD_HELP``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Literal
+
+from llm.errors import ConfigError
+
+UnmatchedPolicy = Literal["drop", "nearest"]
+
+
+def _positive(owner: object, *names: str) -> None:
+    for name in names:
+        value = getattr(owner, name)
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{type(owner).__name__}.{name} must be a positive integer, got {value!r}")
+
+
+def _optional_positive(owner: object, *names: str) -> None:
+    for name in names:
+        if getattr(owner, name) is not None:
+            _positive(owner, name)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of the embedded GPT-2: small enough to train and serve on 2 CPU cores in minutes."""
+
+    n_embd: int = 128  # width; 128 learns a 1,000-cluster transition rule in minutes on a CPU
+    n_layer: int = 2  # two layers are enough to attend from the answer back to both history slots
+    n_head: int = 4
+    n_positions: int = 64  # must fit the longest prompt plus its answer (checked when training)
+
+    def __post_init__(self) -> None:
+        _positive(self, "n_embd", "n_layer", "n_head", "n_positions")
+        if self.n_embd % self.n_head:
+            raise ConfigError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """How logged interactions become (history, next cluster) examples (paper §3.2)."""
+
+    history_length: int = 2  # L, the number of past clusters in the prompt (the paper uses 2)
+    cap_per_target: int | None = 200  # at most this many examples per target cluster; None = no cap
+    cap_per_history: int | None = 20  # at most this many examples per history; None = no cap
+    split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test shares of the histories
+
+    def __post_init__(self) -> None:
+        _positive(self, "history_length")
+        _optional_positive(self, "cap_per_target", "cap_per_history")
+        if len(self.split) != 3 or any(s < 0 for s in self.split) or abs(sum(self.split) - 1.0) > 1e-6:
+            raise ConfigError(
+                f"split must be three non-negative shares (train, val, test) summing to 1, got {self.split!r}"
+            )
+        if self.split[0] <= 0:
+            raise ConfigError(
+                f"split gives no histories to training: {self.split!r}; make the first share > 0"
+            )
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Pretraining on corpus text, then supervised fine-tuning on the transition prompts."""
+
+    pretrain_steps: int = 300  # next-word steps on item titles and descriptions (learns the words)
+    sft_steps: int = 2000  # fine-tuning steps on prompts; loss on the answer tokens only
+    batch_size: int = 128
+    lr: float = 3e-3  # AdamW peak learning rate; tiny models tolerate (and need) a large one
+    weight_decay: float = 0.01
+    warmup_steps: int = 50
+    eval_every: int = 200  # steps between free exact-match measurements (the training curve)
+    eval_histories: int = 256  # validation histories sampled for each measurement
+    eval_temperature: float = 1.0  # sampling temperature of the curve's free generation
+    time_budget_s: float | None = None  # stop fine-tuning after this many seconds (None = no limit)
+    num_threads: int = 2  # torch threads; the project's machines have 2 cores
+
+    def __post_init__(self) -> None:
+        _positive(self, "batch_size", "eval_every", "eval_histories", "num_threads")
+        for name in ("pretrain_steps", "sft_steps", "warmup_steps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise ConfigError(f"TrainConfig.{name} must be a non-negative integer, got {value!r}")
+        if not self.lr > 0:
+            raise ConfigError(f"TrainConfig.lr must be > 0, got {self.lr!r}")
+        if self.eval_temperature < 0:
+            raise ConfigError(f"TrainConfig.eval_temperature must be >= 0, got {self.eval_temperature!r}")
+        if self.time_budget_s is not None and self.time_budget_s <= 0:
+            raise ConfigError(f"TrainConfig.time_budget_s must be > 0 or None, got {self.time_budget_s!r}")
+
+
+@dataclass(frozen=True)
+class GenerationConfig:
+    """Sampling settings shared by free and constrained generation."""
+
+    temperature: float = 1.0  # 0 = greedy
+    top_k: int | None = None  # keep the k most likely tokens (free generation only)
+    top_p: float | None = None  # nucleus sampling mass (free generation only)
+    n_samples: int = 1  # answers per history
+    exclude_history: bool = True  # constrained: never answer a cluster already in the history
+    unmatched: UnmatchedPolicy = "drop"  # free outputs that match no description: drop or map to nearest
+    batch_size: int = 1024  # prompts per forward pass
+
+    def __post_init__(self) -> None:
+        _positive(self, "n_samples", "batch_size")
+        _optional_positive(self, "top_k")
+        if self.temperature < 0:
+            raise ConfigError(f"temperature must be >= 0 (0 = greedy), got {self.temperature!r}")
+        if self.top_p is not None and not 0 < self.top_p <= 1:
+            raise ConfigError(f"top_p must be in (0, 1], got {self.top_p!r}")
+        if self.unmatched not in ("drop", "nearest"):
+            raise ConfigError(f"unmatched must be 'drop' or 'nearest', got {self.unmatched!r}")
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Everything :func:`llm.pipeline.train_default_model` needs besides the world and logs."""
+
+    model: ModelConfig = field(default_factory=ModelConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    generation: GenerationConfig = field(default_factory=GenerationConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> LLMConfig:
+        """Inverse of :meth:`to_dict`; unknown keys are an error, not silently ignored."""
+        parts = {
+            "model": ModelConfig,
+            "data": DataConfig,
+            "train": TrainConfig,
+            "generation": GenerationConfig,
+        }
+        unknown = set(raw) - set(parts)
+        if unknown:
+            raise ConfigError(f"unknown LLMConfig sections {sorted(unknown)}; expected {sorted(parts)}")
+        built = {}
+        for key, kind in parts.items():
+            values = dict(raw.get(key, {}))
+            names = {f.name for f in dataclasses.fields(kind)}
+            bad = set(values) - names
+            if bad:
+                raise ConfigError(
+                    f"unknown {kind.__name__} fields {sorted(bad)}; expected some of {sorted(names)}"
+                )
+            if "split" in values:
+                values["split"] = tuple(values["split"])
+            built[key] = kind(**values)
+        return cls(**built)

@@ -1,0 +1,214 @@
+"""One call from logs to a trained default model (for the experiments layer and the CLI).
+
+``train_default_model(world, logs, config, out_dir, seed)`` builds the fine-tuning data,
+the word-level tokenizer from the world's text, pretrains the small GPT-2 on that text,
+fine-tunes it on the transitions while recording free exact-match against steps, and saves
+everything into ``out_dir``:
+
+    out_dir/model.safetensors, config.json, tokenizer files   (save_pretrained)
+    out_dir/noveltygym.json    config, seed, level, curve, timings, held-out metrics
+    out_dir/sft_data.npz       the split used (test histories are unseen in training)
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from llm.config import GenerationConfig, LLMConfig
+from llm.data import SFTData, build_sft_data
+from llm.descriptions import DescriptionsLike, HasDescriptions, as_descriptions, descriptions_sha
+from llm.evaluation import evaluate, few_shot_examples, free_exact_match
+from llm.generation import ClusterLM
+from llm.models import build_default_model, save_model
+from llm.tokenization import PromptEncoder, build_word_tokenizer
+from llm.training import LoopSettings, text_examples, train_lm, transition_examples
+
+SFT_DATA_FILE = "sft_data.npz"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """What training produced; usable as a path (``os.fspath(result)`` is the model folder)."""
+
+    model_dir: Path
+    curve: list[tuple[int, float]]  # (fine-tuning step, free exact-match on validation histories)
+    pretrain_seconds: float
+    sft_seconds: float
+    data: SFTData
+    test_metrics: dict[str, Any] = field(default_factory=dict)  # EvalReport of the test split
+
+    def __fspath__(self) -> str:
+        return str(self.model_dir)
+
+
+def world_level(world: Any) -> HasDescriptions:
+    """The ClusterLevel the world reports (``world.level`` may be the level or its name)."""
+    level = world.level
+    return level if isinstance(level, HasDescriptions) else world.clusters.level(level)
+
+
+def world_texts(world: Any) -> list[str]:
+    """Corpus text to pretrain on and build the vocabulary from: item titles + every level's descriptions."""
+    texts = list(world.corpus.titles)
+    for name in getattr(world.clusters, "levels", ()):
+        texts += list(world.clusters.level(name).descriptions)
+    texts += list(world_level(world).descriptions)
+    return texts
+
+
+def train_model(
+    level: DescriptionsLike,
+    logs: pd.DataFrame | str | Path,
+    texts: Sequence[str],
+    out_dir: str | Path,
+    config: LLMConfig | None = None,
+    seed: int = 0,
+    progress: bool = False,
+    verbose: bool = False,
+) -> TrainResult:
+    """Train the embedded default model from ``level``, ``logs`` and pretraining ``texts``."""
+    config = config or LLMConfig()
+    torch.set_num_threads(config.train.num_threads)
+    descriptions = as_descriptions(level)
+    dc, tc = config.data, config.train
+    data = build_sft_data(
+        logs,
+        descriptions,
+        dc.history_length,
+        dc.cap_per_target,
+        dc.cap_per_history,
+        seed=seed,
+        split=dc.split,
+        verbose=verbose,
+    )
+    tokenizer = build_word_tokenizer([*texts, *descriptions])
+    model = build_default_model(tokenizer, config.model, seed)
+    encoder = PromptEncoder(tokenizer, descriptions)
+    limit = config.model.n_positions
+
+    t0 = time.perf_counter()
+    pre = text_examples(encoder, [*texts, *descriptions], limit)
+    train_lm(
+        model,
+        pre,
+        tokenizer.pad_token_id,
+        LoopSettings(tc.pretrain_steps, tc.batch_size, tc.lr, tc.weight_decay, tc.warmup_steps),
+        seed=seed,
+        progress=progress,
+        desc="pretrain",
+    )
+    pretrain_seconds = time.perf_counter() - t0
+
+    lm = ClusterLM(model, tokenizer, descriptions, num_threads=None)
+    val = data.val if len(data.val) else data.train
+    rng = np.random.default_rng(seed)
+    probe = val.unique_histories()
+    probe = probe[rng.choice(len(probe), size=min(tc.eval_histories, len(probe)), replace=False)]
+
+    eval_seconds = 0.0
+
+    def curve_point(step: int) -> float:
+        nonlocal eval_seconds
+        t = time.perf_counter()
+        value = free_exact_match(lm, probe, tc.eval_temperature, seed=(seed, step))
+        eval_seconds += time.perf_counter() - t
+        return value
+
+    t0 = time.perf_counter()
+    curve = train_lm(
+        model,
+        transition_examples(encoder, data.train),
+        tokenizer.pad_token_id,
+        LoopSettings(
+            tc.sft_steps,
+            tc.batch_size,
+            tc.lr,
+            tc.weight_decay,
+            tc.warmup_steps,
+            tc.eval_every,
+            tc.time_budget_s,
+        ),
+        seed=seed,
+        on_eval=curve_point,
+        progress=progress,
+        desc="fine-tune",
+    )
+    sft_seconds = time.perf_counter() - t0 - eval_seconds  # the curve's measurements are not training
+
+    test = data.test if len(data.test) else val
+    report = evaluate(lm, test, GenerationConfig(temperature=tc.eval_temperature), seed=seed)
+    out = Path(out_dir)
+    save_model(
+        model,
+        tokenizer,
+        out,
+        metadata={
+            "kind": "default",
+            "seed": seed,
+            "config": config.to_dict(),
+            "n_clusters": len(descriptions),
+            "history_length": dc.history_length,
+            "descriptions_sha": descriptions_sha(descriptions),
+            "curve": curve,
+            "pretrain_seconds": pretrain_seconds,
+            "sft_seconds": sft_seconds,
+            "test_metrics": report.to_dict(),
+        },
+    )
+    data.save(out / SFT_DATA_FILE)
+    if verbose:
+        print(
+            f"pretrain {pretrain_seconds:.1f}s, fine-tune {sft_seconds:.1f}s; held-out:\n{report.summary()}"
+        )
+    return TrainResult(out, curve, pretrain_seconds, sft_seconds, data, report.to_dict())
+
+
+def train_default_model(
+    world: Any,
+    logs: pd.DataFrame | str | Path,
+    config: LLMConfig | None = None,
+    out_dir: str | Path = "runs/llm/default",
+    seed: int = 0,
+    progress: bool = False,
+    verbose: bool = False,
+) -> TrainResult:
+    """Train the embedded default model on ``world``'s text and ``logs`` at ``world.level``."""
+    return train_model(world_level(world), logs, world_texts(world), out_dir, config, seed, progress, verbose)
+
+
+def few_shot_baseline(
+    lm: ClusterLM,
+    data: SFTData,
+    k: int = 5,
+    temperature: float = 1.0,
+    seed: int = 0,
+    max_histories: int | None = 512,
+) -> float:
+    """Free exact-match of ``lm`` prompted with k training examples on test histories (paper §4)."""
+    test = data.test if len(data.test) else data.val
+    histories = test.unique_histories()
+    if max_histories is not None and len(histories) > max_histories:
+        histories = histories[
+            np.random.default_rng(seed).choice(len(histories), max_histories, replace=False)
+        ]
+    return free_exact_match(
+        lm, histories, temperature, seed=seed, shots=few_shot_examples(data.train, k, seed)
+    )
+
+
+__all__ = [
+    "TrainResult",
+    "few_shot_baseline",
+    "train_default_model",
+    "train_model",
+    "world_level",
+    "world_texts",
+]

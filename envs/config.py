@@ -74,7 +74,7 @@ class WorldConfig:
     history_length: int = 10
     """How many recent engagements the observation shows."""
     choice_model: ChoiceModel = "mnl"
-    no_click_utility: float = 1.5
+    no_click_utility: float = 3.0
     choice_temperature: float = 1.0
     like_threshold: float = 2.0
     reward: RewardKind = "watch_time"

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -21,7 +22,10 @@ Obs = dict[str, np.ndarray]
 
 
 def _world(world: World | None, preset: str | WorldConfig, seed: int, overrides: dict[str, Any]) -> World:
-    return world if world is not None else make_world(preset, seed=seed, **overrides)
+    """The given world (with field overrides applied on top of its config), or a new one."""
+    if world is None:
+        return make_world(preset, seed=seed, **overrides)
+    return make_world(world.config, seed=world.seed, **overrides) if overrides else world
 
 
 class InterestExplorationEnv(gym.Env[Obs, np.ndarray]):
@@ -77,13 +81,17 @@ class InterestExplorationEnv(gym.Env[Obs, np.ndarray]):
         **overrides: Any,
     ) -> None:
         self.world = _world(world, preset, world_seed, overrides)
-        self.observation_space = self.world.observation_space
+        self.observation_space = self.world.observation_space  # type: ignore[assignment]
         self.action_space = self.world.action_space
         self.state: State | None = None
         self._next_user = 0
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Obs, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Obs, dict[str, Any]]:
         super().reset(seed=seed)
+        if seed is not None:
+            self._next_user = 0  # a seeded reset replays the same users, ids included
         self.state = self.world.init_state(np.array([self._next_user]), self.np_random)
         self._next_user += 1
         return _unbatch(self.world.observe(self.state)), {}
@@ -99,7 +107,8 @@ class InterestExplorationEnv(gym.Env[Obs, np.ndarray]):
         terminated = bool(s.terminated[0])
         truncated = bool(s.done[0]) and not terminated
         info = {k: v[0] for k, v in events.as_info().items()}
-        return _unbatch(self.world.observe(self.state)), float(self.world.reward(events)[0]), terminated, truncated, info
+        reward = float(self.world.reward(events)[0])
+        return _unbatch(self.world.observe(self.state)), reward, terminated, truncated, info
 
 
 def _unbatch(obs: Obs) -> Obs:
@@ -166,7 +175,8 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         n = len(self._bounds)
         self._rngs = [self.np_random] if n == 1 else list(self.np_random.spawn(n))
         self._shards = [
-            self.world.init_state(np.arange(lo, hi), rng) for (lo, hi), rng in zip(self._bounds, self._rngs, strict=True)
+            self.world.init_state(np.arange(lo, hi), rng)
+            for (lo, hi), rng in zip(self._bounds, self._rngs, strict=True)
         ]
         # Users who replace finished ones get ids B + shard + k * n_shards: unique, thread-free.
         self._next_id = [self.num_envs + i for i in range(n)]
@@ -225,7 +235,7 @@ def shard_bounds(n_users: int, min_shard: int = 4096, max_shard: int = 65_536) -
     else:
         n = max(2, -(-n_users // max_shard))
     edges = np.linspace(0, n_users, n + 1).round().astype(int)
-    return [(int(a), int(b)) for a, b in zip(edges[:-1], edges[1:], strict=True)]
+    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
 def _concat_obs(parts: list[Obs]) -> Obs:

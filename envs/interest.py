@@ -67,7 +67,7 @@ def init_state(world: World, user_id: np.ndarray, rng: np.random.Generator) -> I
     cfg, corpus = world.config, world.corpus
     n, dim = len(user_id), corpus.dim
     leaves, latent = _anchor_leaves(world, n, rng)
-    pos = corpus.leaf_centers[leaves] + _scaled_normal(rng, leaves.shape + (dim,), 0.05, dim)
+    pos = corpus.leaf_centers[leaves] + _scaled_normal(rng, (*leaves.shape, dim), 0.05, dim)
     lo_a, hi_a = cfg.active_strength
     lo_l, hi_l = cfg.latent_strength
     u = rng.random(leaves.shape)

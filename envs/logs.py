@@ -46,11 +46,13 @@ def items_from_clusters(world: World, clusters: np.ndarray, rng: np.random.Gener
     return order[start + (rng.random(c.shape) * size).astype(np.int64)]
 
 
-def organic_slates(world: World, obs: dict[str, np.ndarray], rng: np.random.Generator, explore: float = 0.5) -> np.ndarray:
+def organic_slates(
+    world: World, obs: dict[str, np.ndarray], rng: np.random.Generator, explore: float = 0.5
+) -> np.ndarray:
     """(B, S) slates: a share ``explore`` of random items, the rest from recent clusters."""
     clusters = obs["clusters"]  # (B, H)
     b, s = clusters.shape[0], world.config.slate_size
-    n_random = int(round(explore * s))
+    n_random = round(explore * s)
     # Users with an empty history get random items only.
     pick = rng.integers(0, clusters.shape[1], size=(b, s - n_random))
     recent = np.take_along_axis(clusters, pick, axis=1)

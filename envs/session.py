@@ -42,7 +42,9 @@ def bit_set(bits: np.ndarray, rows: np.ndarray, cluster: np.ndarray) -> np.ndarr
     return out
 
 
-def shift_in(window: np.ndarray, new: np.ndarray | np.generic, mask: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+def shift_in(
+    window: np.ndarray, new: np.ndarray | np.generic, mask: np.ndarray, keep: np.ndarray | None = None
+) -> np.ndarray:
     """Where ``mask``, drop the oldest entry of each row of ``window`` (B, W, ...) and append
     ``new``; elsewhere keep the row of ``keep`` (default ``window``). Returns a new array."""
     shifted = np.empty_like(window)

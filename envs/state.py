@@ -108,7 +108,7 @@ def map_rows(fn: Any, *states: T) -> T:
         values = {
             f.name: map_rows(fn, *(getattr(s, f.name) for s in states)) for f in dataclasses.fields(first)
         }
-        return type(first)(**values)  # type: ignore[return-value]
+        return type(first)(**values)  # type: ignore[return-value,misc]
     return fn(*states)  # type: ignore[no-any-return]
 
 

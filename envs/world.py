@@ -8,7 +8,7 @@ VectorEnv (B users) both call ``World.step``, so there is one implementation of 
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any, Union
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
@@ -18,11 +18,12 @@ from envs.clusters import ClusterHierarchy, ClusterLevel
 from envs.config import WorldConfig, resolve_config
 from envs.corpus import Corpus, build_corpus
 from envs.errors import ActionError, ConfigError
-from envs.session import SESSION_FIELDS, observe
+from envs.session import observe
+from envs.spaces import SlateSpace
 from envs.state import Events, InterestState, RecSimState, Response, state_nbytes
 from envs.taxonomy import Taxonomy
 
-State = Union[InterestState, RecSimState]
+State = InterestState | RecSimState
 
 
 class World:
@@ -58,20 +59,28 @@ class World:
     @cached_property
     def observation_space(self) -> spaces.Dict:
         """Observation of one user (see ``envs.session.observe``)."""
-        h, n, m = self.config.history_length, self.corpus.n_items, self.level.n_clusters
+        cfg = self.config
+        h, n, m = cfg.history_length, self.corpus.n_items, self.level.n_clusters
+        response_high = np.tile(np.array([float(self.corpus.length.max()), 1.0, 1.0], dtype=np.float32), (h, 1))
+        if cfg.dynamics == "recsim":
+            # The budget never grows (a click regains at most 0.265 * 4 * max quality < 4) and
+            # every request spends at least 0.4 of it, so a session lasts < budget / 0.4 steps.
+            session_high = [cfg.recsim_budget, 1.0, cfg.recsim_budget / 0.4 + 1, 1.0]  # one session, day 0
+        else:
+            session_high = [cfg.session_budget, cfg.horizon_days, cfg.max_session_steps, cfg.horizon_days]
         return spaces.Dict(
             {
                 "items": spaces.Box(-1, n - 1, shape=(h,), dtype=np.int64),
                 "clusters": spaces.Box(-1, m - 1, shape=(h,), dtype=np.int64),
-                "responses": spaces.Box(0.0, np.inf, shape=(h, 3), dtype=np.float32),
-                "session": spaces.Box(0.0, np.inf, shape=(len(SESSION_FIELDS),), dtype=np.float32),
+                "responses": spaces.Box(0.0, response_high, dtype=np.float32),
+                "session": spaces.Box(0.0, np.array(session_high, dtype=np.float32), dtype=np.float32),
             }
         )
 
     @cached_property
-    def action_space(self) -> spaces.MultiDiscrete:
+    def action_space(self) -> SlateSpace:
         """A slate of ``slate_size`` distinct item ids for one user."""
-        return spaces.MultiDiscrete(np.full(self.config.slate_size, self.corpus.n_items, dtype=np.int64))
+        return SlateSpace(self.corpus.n_items, self.config.slate_size)
 
     # --- dynamics ------------------------------------------------------------------------------
     def init_state(self, user_id: np.ndarray, rng: np.random.Generator) -> State:
@@ -190,6 +199,16 @@ class World:
         else:
             out = interest.cluster_utility(self, state, flat, lvl.centroids, mean_q)
         return np.asarray(out, dtype=np.float32).reshape(c.shape)
+
+    def oracle_interest_entropy(self, state: State) -> np.ndarray:
+        """Hidden truth: (B,) entropy (nats) of each user's interests, the normalized anchor
+        strengths (RecSim: softmax of the topic interests). Falls as a feedback loop narrows them."""
+        if isinstance(state, RecSimState):
+            x = np.exp(state.interests - state.interests.max(axis=1, keepdims=True))
+        else:
+            x = state.users.anchor_strength.astype(np.float64)
+        p = x / np.maximum(x.sum(axis=1, keepdims=True), 1e-12)
+        return -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
 
     def state_bytes_per_user(self, n_users: int = 1000) -> float:
         state = self.init_state(np.arange(n_users), np.random.default_rng(0))

@@ -1,0 +1,119 @@
+"""Every registered env: gymnasium's and SB3's checkers, same-seed determinism, and the single
+env equal to a vector env of one user (STYLE.md #6)."""
+
+from __future__ import annotations
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env as gym_check_env
+from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+import envs
+
+IDS = sorted(envs.ENV_IDS)
+
+
+def _rollout(env: gym.Env, seed: int, steps: int) -> list:
+    obs, _ = env.reset(seed=seed)
+    rng = np.random.default_rng(seed)
+    out = [obs]
+    n = env.action_space.nvec[0]
+    for _ in range(steps):
+        slate = rng.choice(n, size=len(env.action_space.nvec), replace=False)
+        obs, reward, terminated, truncated, info = env.step(slate)
+        out.append((obs, reward, terminated, truncated, info))
+        if terminated or truncated:
+            obs, _ = env.reset()
+            out.append(obs)
+    return out
+
+
+def _assert_same(a, b) -> None:
+    if isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for k in a:
+            _assert_same(a[k], b[k])
+    elif isinstance(a, (tuple, list)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b, strict=True):
+            _assert_same(x, y)
+    else:
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_gymnasium_env_checker(env_id: str) -> None:
+    gym_check_env(gym.make(env_id).unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_sb3_env_checker(env_id: str) -> None:
+    sb3_check_env(gym.make(env_id).unwrapped, warn=False)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_same_seed_same_rollout(env_id: str) -> None:
+    _assert_same(_rollout(gym.make(env_id), 3, 60), _rollout(gym.make(env_id), 3, 60))
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_different_seed_different_rollout(env_id: str) -> None:
+    a, b = _rollout(gym.make(env_id), 1, 5), _rollout(gym.make(env_id), 2, 5)
+    with pytest.raises(AssertionError):
+        _assert_same(a, b)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_single_env_equals_vector_env_of_one(env_id: str) -> None:
+    single = gym.make(env_id).unwrapped
+    vec = gym.make_vec(env_id, num_envs=1, vectorization_mode="vector_entry_point")
+    obs_s, _ = single.reset(seed=7)
+    obs_v, _ = vec.reset(seed=7)
+    rng = np.random.default_rng(0)
+    n = single.action_space.nvec[0]
+    for _ in range(40):
+        _assert_same(obs_s, {k: v[0] for k, v in obs_v.items()})
+        slate = rng.choice(n, size=len(single.action_space.nvec), replace=False)
+        obs_s, r_s, te_s, tr_s, info_s = single.step(slate)
+        obs_v, r_v, te_v, tr_v, info_v = vec.step(slate[None])
+        assert r_s == r_v[0] and te_s == te_v[0] and tr_s == tr_v[0]
+        for k in envs.Events._fields:
+            np.testing.assert_array_equal(info_s[k], info_v[k][0])
+        if te_s or tr_s:
+            break
+
+
+def test_vector_env_results_do_not_depend_on_threads(default_world: envs.World) -> None:
+    """Shards have their own generators, so 1 or 2 threads give identical rollouts."""
+    n = 9000  # two shards
+    runs = []
+    for threads in (1, 2):
+        env = envs.InterestExplorationVectorEnv(n, world=default_world, num_threads=threads)
+        obs, _ = env.reset(seed=5)
+        rng = np.random.default_rng(0)
+        rewards = []
+        for _ in range(5):
+            slate = rng.integers(0, default_world.corpus.n_items - 10, size=(n, 1)) + np.arange(10)
+            obs, r, _, _, _ = env.step(slate)
+            rewards.append(r)
+        runs.append((obs, rewards))
+        env.close()
+    _assert_same(runs[0], runs[1])
+
+
+def test_vector_env_autoresets_same_step(tiny_world: envs.World) -> None:
+    env = envs.InterestExplorationVectorEnv(4, world=tiny_world)
+    obs, _ = env.reset(seed=0)
+    slate = np.tile(np.arange(3), (4, 1))
+    seen_end = False
+    for _ in range(200):
+        obs, _, terminated, truncated, info = env.step(slate)
+        ended = terminated | truncated
+        if ended.any():
+            seen_end = True
+            assert info["_final_obs"].tolist() == ended.tolist()
+            # The returned observation already belongs to a fresh user in the ended slots.
+            assert (obs["session"][ended, 1] == 0).all()
+            break
+    assert seen_end

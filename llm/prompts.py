@@ -30,21 +30,20 @@ def prompt(history: Sequence[str]) -> str:
     return HISTORY_SEPARATOR.join(history) + ANSWER_MARK
 
 
-def prefix(history: Sequence[str]) -> str:
-    """The part of :func:`prompt` shared by all histories that start with ``history[:-1]``.
+def prefix(head: Sequence[str]) -> str:
+    """The start of the prompt shared by every history beginning with ``head`` (its first L-1
+    descriptions); ``""`` when L = 1.
 
-    ``prompt(h) == prefix(h) + suffix(h)``; the table computes the prefix's KV cache once. The cut
-    sits before the space that opens the last description, because byte-level BPE tokenizers
-    glue a leading space to the word that follows it.
+    ``prompt(h) == prefix(h[:-1]) + suffix(h[-1], len(h) > 1)``; the table computes the prefix's
+    KV cache once. The cut sits before the space that opens the last description, because
+    byte-level BPE tokenizers glue a leading space to the word that follows it.
     """
-    if len(history) < 2:
-        return ""
-    return HISTORY_SEPARATOR.join(history[:-1]) + HISTORY_SEPARATOR.rstrip()
+    return HISTORY_SEPARATOR.join(head) + HISTORY_SEPARATOR.rstrip() if head else ""
 
 
-def suffix(history: Sequence[str]) -> str:
+def suffix(last: str, after_prefix: bool) -> str:
     """The last description and the answer mark (see :func:`prefix`)."""
-    return (" " if len(history) > 1 else "") + history[-1] + ANSWER_MARK
+    return (" " if after_prefix else "") + last + ANSWER_MARK
 
 
 def answer(target: str) -> str:

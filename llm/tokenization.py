@@ -81,12 +81,11 @@ class PromptEncoder:
             )
         return ids
 
-    def _prefix_ids(self, history: tuple[int, ...]) -> tuple[int, ...]:
-        return tuple(self.encode(prompts.prefix([self.descriptions[c] for c in history]))) if history else ()
+    def _prefix_ids(self, head: tuple[int, ...]) -> tuple[int, ...]:
+        return tuple(self.encode(prompts.prefix([self.descriptions[c] for c in head]))) if head else ()
 
-    def _suffix_ids(self, last: int, has_prefix: bool) -> tuple[int, ...]:
-        dummy = [self.descriptions[last]] * (2 if has_prefix else 1)
-        return tuple(self.encode(prompts.suffix(dummy)))
+    def _suffix_ids(self, last: int, after_prefix: bool) -> tuple[int, ...]:
+        return tuple(self.encode(prompts.suffix(self.descriptions[last], after_prefix)))
 
     def prompt_ids(self, history: Sequence[int]) -> list[int]:
         """Token ids of the prompt for a history of cluster ids, oldest first."""

@@ -180,9 +180,19 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         ]
         # Users who replace finished ones get ids B + shard + k * n_shards: unique, thread-free.
         self._next_id = [self.num_envs + i for i in range(n)]
-        return _concat_obs([self.world.observe(st) for st in self._shards]), {}
+        obs = self._empty_obs()
+        for (lo, hi), st in zip(self._bounds, self._shards, strict=True):
+            self.world.observe(st, out={k: v[lo:hi] for k, v in obs.items()})
+        return obs, {}
 
-    def _step_shard(self, i: int, actions: np.ndarray) -> tuple[Any, ...]:
+    def _empty_obs(self) -> Obs:
+        # New arrays every step: callers may keep observations, so buffers are never reused.
+        return {
+            k: np.empty((self.num_envs, *space.shape), dtype=space.dtype)
+            for k, space in self.single_observation_space.spaces.items()
+        }
+
+    def _step_shard(self, i: int, actions: np.ndarray, obs: Obs) -> tuple[Any, ...]:
         lo, hi = self._bounds[i]
         state, events = self.world.step(self._shards[i], actions[lo:hi], self._rngs[i])
         s = state.session
@@ -196,27 +206,38 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
             self._next_id[i] += len(self._bounds) * len(rows)
             state = _put_rows(state, rows, self.world.init_state(ids, self._rngs[i]))
         self._shards[i] = state
-        return self.world.observe(state), events, done, terminated, final_obs
+        self.world.observe(state, out={k: v[lo:hi] for k, v in obs.items()})
+        return events, done, terminated, final_obs
 
     def step(self, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._shards:
             raise StateError("step() called before reset(); call envs.reset(seed=...) first")
         actions = self.world.validate_slate(actions, self.num_envs)
         n = len(self._bounds)
+        obs = self._empty_obs()
         if n > 1 and self._threads > 1:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="noveltygym-shard")
-            parts = list(self._pool.map(self._step_shard, range(n), [actions] * n))
+            parts = list(self._pool.map(self._step_shard, range(n), [actions] * n, [obs] * n))
         else:
-            parts = [self._step_shard(i, actions) for i in range(n)]
-        obs = _concat_obs([p[0] for p in parts])
-        events = Events(*(np.concatenate(col) for col in zip(*(p[1] for p in parts), strict=True)))
-        done = np.concatenate([p[2] for p in parts])
-        terminated = np.concatenate([p[3] for p in parts])
+            parts = [self._step_shard(i, actions, obs) for i in range(n)]
+        if n == 1:
+            events, done, terminated, final = parts[0]
+        else:
+            events = Events(*(np.concatenate(col) for col in zip(*(p[0] for p in parts), strict=True)))
+            done = np.concatenate([p[1] for p in parts])
+            terminated = np.concatenate([p[2] for p in parts])
         info: dict[str, Any] = events.as_info()
         if done.any():
             # Slots that did not end repeat their current observation (arrays only, no None).
-            info["final_obs"] = _concat_obs([p[4] if p[4] is not None else p[0] for p in parts])
+            if n == 1:
+                info["final_obs"] = final
+            else:
+                info["final_obs"] = {k: v.copy() for k, v in obs.items()}
+                for (lo, hi), p in zip(self._bounds, parts, strict=True):
+                    if p[3] is not None:
+                        for k, v in p[3].items():
+                            info["final_obs"][k][lo:hi] = v
             info["_final_obs"] = done
         return obs, self.world.reward(events), terminated, done & ~terminated, info
 
@@ -236,12 +257,6 @@ def shard_bounds(n_users: int, min_shard: int = 4096, max_shard: int = 65_536) -
         n = max(2, -(-n_users // max_shard))
     edges = np.linspace(0, n_users, n + 1).round().astype(int)
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
-
-
-def _concat_obs(parts: list[Obs]) -> Obs:
-    if len(parts) == 1:
-        return parts[0]
-    return {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
 
 
 def _put_rows(state: State, rows: np.ndarray, fresh: State) -> State:

@@ -105,8 +105,7 @@ def _initial_history(
     rows = np.arange(n)
     everyone = np.ones(n, dtype=bool)
     for t in range(h0):
-        hi, hc, hr = push_history(s, everyone, items[:, t], clusters[:, t], responses[:, t])
-        s = dataclasses.replace(s, hist_items=hi, hist_clusters=hc, hist_responses=hr)
+        s = push_history(s, everyone, items[:, t], clusters[:, t], responses[:, t])
     return dataclasses.replace(s, engaged=bit_set(s.engaged, np.repeat(rows, h0), clusters.ravel()))
 
 

@@ -4,6 +4,7 @@ returns and the observation. Pure functions of (state, arrays, rng)."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import numpy as np
 
@@ -16,9 +17,10 @@ def empty_session(user_id: np.ndarray, history: int, n_clusters: int, budget: fl
     b = len(user_id)
     return SessionState(
         user_id=user_id.astype(np.int64),
-        hist_items=np.full((b, history), -1, dtype=np.int32),
-        hist_clusters=np.full((b, history), -1, dtype=np.int32),
+        hist_items=np.full((b, history), -1, dtype=np.int64),
+        hist_clusters=np.full((b, history), -1, dtype=np.int64),
         hist_responses=np.zeros((b, history, 3), dtype=np.float32),
+        hist_next=np.zeros(b, dtype=np.int64),
         engaged=np.zeros((b, (n_clusters + 7) // 8), dtype=np.uint8),
         budget=np.full(b, budget, dtype=np.float32),
         day=np.zeros(b, dtype=np.int32),
@@ -56,14 +58,38 @@ def shift_in(
 
 def push_history(
     s: SessionState, mask: np.ndarray, items: np.ndarray, clusters: np.ndarray, responses: np.ndarray
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> SessionState:
     """Append one engagement (items (B,), clusters (B,), responses (B, 3)) for users where
-    ``mask``; the oldest falls out of the window."""
-    return (
-        shift_in(s.hist_items, items, mask),
-        shift_in(s.hist_clusters, clusters, mask),
-        shift_in(s.hist_responses, responses, mask),
-    )
+    ``mask``, overwriting their oldest one."""
+    rows = np.flatnonzero(mask)
+    slot = s.hist_next[rows]
+    hi, hc, hr = s.hist_items.copy(), s.hist_clusters.copy(), s.hist_responses.copy()
+    hi[rows, slot] = items[rows]
+    hc[rows, slot] = clusters[rows]
+    hr[rows, slot] = responses[rows]
+    nxt = s.hist_next.copy()
+    nxt[rows] = (slot + 1) % hi.shape[1]
+    return dataclasses.replace(s, hist_items=hi, hist_clusters=hc, hist_responses=hr, hist_next=nxt)
+
+
+def ring_order(s: SessionState) -> np.ndarray:
+    """(B, H) flat indices into a (B * H, ...) ring that read each user's window oldest first."""
+    b, h = s.hist_items.shape
+    rotations = _rotations(h)  # (H, H): row n = (n + arange(H)) % H
+    pos = np.take(rotations, s.hist_next, axis=0)
+    pos += (np.arange(b) * h)[:, None]
+    return pos
+
+
+@functools.lru_cache(maxsize=8)
+def _rotations(h: int) -> np.ndarray:
+    return (np.arange(h)[:, None] + np.arange(h)[None, :]) % h
+
+
+def ordered(ring: np.ndarray, order: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """A ring (B, H, ...) in oldest-first order (np.take: far faster than fancy indexing)."""
+    b, h = ring.shape[:2]
+    return np.take(ring.reshape(b * h, *ring.shape[2:]), order, axis=0, out=out)
 
 
 def history_contains(hist_clusters: np.ndarray, cluster: np.ndarray) -> np.ndarray:
@@ -85,7 +111,6 @@ def engagement_events(
     novel[pos_rows] = ~bit_test(s.engaged, pos_rows, cluster[pos_rows])
     unexpected = clicked & ~history_contains(s.hist_clusters, cluster)
     resp_cols = np.stack([response.watch_time, response.completion, response.liked.astype(np.float32)], axis=1)
-    hi, hc, hr = push_history(s, clicked, item, cluster, resp_cols)
     engaged = bit_set(s.engaged, pos_rows, cluster[pos_rows]) if len(pos_rows) else s.engaged
     events = Events(
         user_id=s.user_id,
@@ -105,10 +130,7 @@ def engagement_events(
         session_end=np.zeros_like(positive),
     )
     new = dataclasses.replace(
-        s,
-        hist_items=hi,
-        hist_clusters=hc,
-        hist_responses=hr,
+        push_history(s, clicked, item, cluster, resp_cols),
         engaged=engaged,
         session_steps=s.session_steps + active,
         session_positive=s.session_positive + positive,
@@ -116,14 +138,26 @@ def engagement_events(
     return events, new
 
 
-def observe(s: SessionState) -> dict[str, np.ndarray]:
-    """The observation of a batch: only what a recommender could log, never hidden interests."""
-    session = np.stack(
-        [np.maximum(s.budget, 0.0), s.day, s.session_steps, s.days_away], axis=1
-    ).astype(np.float32)
-    return {
-        "items": s.hist_items.astype(np.int64),
-        "clusters": s.hist_clusters.astype(np.int64),
-        "responses": s.hist_responses.copy(),
-        "session": session,
-    }
+def observe(s: SessionState, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """The observation of a batch: only what a recommender could log, never hidden interests.
+
+    Written into the arrays of ``out`` when given (the vector env passes slices of one batch)."""
+    b = s.n_users
+    h = s.hist_items.shape[1]
+    if out is None:
+        out = {
+            "items": np.empty((b, h), dtype=np.int64),
+            "clusters": np.empty((b, h), dtype=np.int64),
+            "responses": np.empty((b, h, 3), dtype=np.float32),
+            "session": np.empty((b, len(SESSION_FIELDS)), dtype=np.float32),
+        }
+    order = ring_order(s)
+    ordered(s.hist_items, order, out["items"])
+    ordered(s.hist_clusters, order, out["clusters"])
+    ordered(s.hist_responses, order, out["responses"])
+    session = out["session"]
+    np.maximum(s.budget, 0.0, out=session[:, 0])
+    session[:, 1] = s.day
+    session[:, 2] = s.session_steps
+    session[:, 3] = s.days_away
+    return out

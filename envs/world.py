@@ -99,8 +99,8 @@ class World:
         slate = self.validate_slate(slate, state.session.n_users)
         return self.transition(state, slate, self.respond(state, slate, rng), rng)
 
-    def observe(self, state: State) -> dict[str, np.ndarray]:
-        return observe(state.session)
+    def observe(self, state: State, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+        return observe(state.session, out)
 
     def reward(self, events: Events) -> np.ndarray:
         """(B,) float32 enjoyment, as chosen by ``config.reward``."""
@@ -131,15 +131,17 @@ class World:
             raise ActionError(f"slate has shape {arr.shape}; expected ({n_users}, {s}) = (n_users, slate_size)")
         arr = arr.astype(np.int64, copy=False)
         n = self.corpus.n_items
-        bad = (arr < 0) | (arr >= n)
-        if bad.any():
-            u, j = np.argwhere(bad)[0]
+        if arr.size and (arr.min() < 0 or arr.max() >= n):
+            u, j = np.argwhere((arr < 0) | (arr >= n))[0]
             raise ActionError(f"slate[{u}, {j}] = {arr[u, j]} is not an item id; ids lie in [0, {n - 1}]")
         if s > 1:
-            srt = np.sort(arr, axis=1)
-            dup = srt[:, 1:] == srt[:, :-1]
-            if dup.any():
-                u = int(np.flatnonzero(dup.any(axis=1))[0])
+            if s == 2:  # the RecSim slate: one comparison instead of a sort
+                dup_rows = arr[:, 0] == arr[:, 1]
+            else:
+                srt = np.sort(arr, axis=1)
+                dup_rows = (srt[:, 1:] == srt[:, :-1]).any(axis=1)
+            if dup_rows.any():
+                u = int(np.flatnonzero(dup_rows)[0])
                 raise ActionError(
                     f"slate of user {u} repeats an item ({arr[u].tolist()}); a slate holds distinct items"
                 )

@@ -176,19 +176,20 @@ def validate_logs(df: pd.DataFrame, n_clusters: int) -> None:
         raise DataError(
             f"logs column 'cluster' must hold integer cluster ids, got dtype {df['cluster'].dtype}"
         )
-    clusters = df["cluster"].to_numpy()
-    bad = (clusters < 0) | (clusters >= n_clusters)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise DataError(
-            f"logs row {i} has cluster {clusters[i]}, unknown to a level of {n_clusters} clusters; "
-            "log at the same level as the descriptions (world.level)"
-        )
     engagement = df["engagement"].to_numpy()
     odd = ~np.isin(engagement, (0, 1))
     if odd.any():
         i = int(np.argmax(odd))
         raise DataError(f"logs row {i} has engagement {engagement[i]!r}; use 1 (positive) or 0")
+    clusters = df["cluster"].to_numpy()
+    # -1 marks "no item" (a request without a click); allowed only where engagement is 0.
+    bad = ((clusters < 0) | (clusters >= n_clusters)) & ~((clusters == -1) & (engagement == 0))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise DataError(
+            f"logs row {i} has cluster {clusters[i]}, unknown to a level of {n_clusters} clusters; "
+            "log at the same level as the descriptions (world.level); -1 is allowed only with engagement 0"
+        )
 
 
 def _n_clusters(n_clusters: int | DescriptionsLike) -> int:

@@ -1,0 +1,56 @@
+import numpy as np
+
+from llm.config import GenerationConfig
+from llm.evaluation import evaluate
+from llm.models import read_metadata
+from tests.llm.conftest import DESCRIPTIONS, M, rule
+
+
+def test_fine_tuning_learns_rule_on_unseen_histories(trained, trained_lm):
+    test = trained.data.test
+    train_keys = {tuple(h) for h in trained.data.train.histories.tolist()}
+    assert not any(tuple(h) in train_keys for h in test.histories.tolist())  # split by history
+    report = evaluate(trained_lm, test, GenerationConfig(temperature=0))
+    chance = 1 / (M - 2)
+    assert report.constrained_hit_rate > 0.8 > 10 * chance
+    assert report.constrained_exact_match == 1.0
+    assert report.constrained_novelty == 1.0
+    answers = trained_lm.constrained(test.histories, GenerationConfig(temperature=0))[:, 0]
+    assert (answers == rule(test.histories[:, -1])).mean() > 0.8
+
+
+def test_free_exact_match_rises_with_training(trained):
+    steps, rates = zip(*trained.curve, strict=True)
+    assert steps[0] == 0 and steps[-1] == 400
+    assert rates[0] < 0.5
+    assert rates[-1] > 0.9
+    assert rates[-1] > rates[0] + 0.4
+
+
+def test_metadata_records_curve_and_timings(trained):
+    meta = read_metadata(trained.model_dir)
+    assert meta["n_clusters"] == len(DESCRIPTIONS)
+    assert [tuple(p) for p in meta["curve"]] == trained.curve
+    assert meta["sft_seconds"] > 0 and "free_exact_match" in meta["test_metrics"]
+
+
+def test_training_is_deterministic(tmp_path):
+    import torch
+
+    from llm.config import LLMConfig, TrainConfig
+    from llm.models import load_model
+    from llm.pipeline import train_model
+    from tests.llm.conftest import TINY, rule_logs
+
+    cfg = LLMConfig(model=TINY.model, data=TINY.data,
+                    train=TrainConfig(pretrain_steps=5, sft_steps=20, batch_size=16, eval_every=10,
+                                      eval_histories=8, num_threads=1))
+    logs = rule_logs(300)
+    a = train_model(DESCRIPTIONS, logs, ["red fox"], tmp_path / "a", cfg, seed=3)
+    b = train_model(DESCRIPTIONS, logs, ["red fox"], tmp_path / "b", cfg, seed=3)
+    assert a.curve == b.curve
+    ma, _ = load_model(a.model_dir)
+    mb, _ = load_model(b.model_dir)
+    for (na, pa), (_, pb) in zip(ma.state_dict().items(), mb.state_dict().items(), strict=True):
+        assert torch.equal(pa, pb), na
+    np.testing.assert_array_equal(a.data.train.histories, b.data.train.histories)

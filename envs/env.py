@@ -188,8 +188,8 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
     def _empty_obs(self) -> Obs:
         # New arrays every step: callers may keep observations, so buffers are never reused.
         return {
-            k: np.empty((self.num_envs, *space.shape), dtype=space.dtype)
-            for k, space in self.single_observation_space.spaces.items()
+            k: np.empty((self.num_envs, *tuple(space.shape or ())), dtype=space.dtype)
+            for k, space in self.world.observation_space.spaces.items()
         }
 
     def _step_shard(self, i: int, actions: np.ndarray, obs: Obs) -> tuple[Any, ...]:

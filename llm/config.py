@@ -37,7 +37,7 @@ class ModelConfig:
     n_embd: int = 128  # width; 128 learns a 1,000-cluster transition rule in minutes on a CPU
     n_layer: int = 2  # two layers are enough to attend from the answer back to both history slots
     n_head: int = 4
-    n_positions: int = 64  # must fit the longest prompt plus its answer (checked when training)
+    n_positions: int = 128  # must fit the longest prompt plus its answer; 128 leaves room for few-shot
 
     def __post_init__(self) -> None:
         _positive(self, "n_embd", "n_layer", "n_head", "n_positions")

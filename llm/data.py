@@ -180,7 +180,7 @@ def validate_logs(df: pd.DataFrame, n_clusters: int) -> None:
     odd = ~np.isin(engagement, (0, 1))
     if odd.any():
         i = int(np.argmax(odd))
-        raise DataError(f"logs row {i} has engagement {engagement[i]!r}; use 1 (positive) or 0")
+        raise DataError(f"logs row {i} has engagement {engagement[i].item()!r}; use 1 (positive) or 0")
     clusters = df["cluster"].to_numpy()
     # -1 marks "no item" (a request without a click); allowed only where engagement is 0.
     bad = ((clusters < 0) | (clusters >= n_clusters)) & ~((clusters == -1) & (engagement == 0))

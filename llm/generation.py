@@ -107,6 +107,19 @@ class ClusterLM:
         prefix, suffix = self.encoder.prefix_ids, self.encoder.suffix_ids
         return [(shot_ids + prefix(tuple(h[:-1])), suffix(h[-1], len(h) > 1)) for h in histories.tolist()]
 
+    @property
+    def max_positions(self) -> int | None:
+        cfg = self.model.config
+        return getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+
+    def _check_fits(self, rows: Sequence[PromptRow], new_tokens: int) -> None:
+        longest = max(len(p) + len(s) for p, s in rows) + new_tokens
+        if self.max_positions is not None and longest > self.max_positions:
+            raise ConfigError(
+                f"a prompt plus its answer needs {longest} positions but the model has "
+                f"{self.max_positions}; use fewer few-shot examples or a model with more positions"
+            )
+
     def _check(self, histories) -> np.ndarray:
         arr = validate_histories(histories, self.n_clusters)
         if arr.shape[1] == 0:
@@ -135,6 +148,7 @@ class ClusterLM:
         n = config.n_samples
         out = np.full((len(arr), n), -1, dtype=np.int64)
         rows = self.rows(arr, shots)
+        self._check_fits(rows, self.trie.max_depth)
         for batch in tqdm(
             list(prompt_batches(rows, config.batch_size)),
             disable=not progress,
@@ -168,6 +182,7 @@ class ClusterLM:
         limit = max_new_tokens or self.max_answer_tokens + 2
         texts = np.empty((len(arr), n), dtype=object)
         rows = self.rows(arr, shots)
+        self._check_fits(rows, limit)
         for batch in tqdm(
             list(prompt_batches(rows, config.batch_size)), disable=not progress, desc="free", unit="batch"
         ):

@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 import torch
 
+from llm import prompts
 from llm.config import GenerationConfig, LLMConfig
 from llm.data import SFTData, build_sft_data
 from llm.descriptions import DescriptionsLike, HasDescriptions, as_descriptions, descriptions_sha
+from llm.errors import ConfigError
 from llm.evaluation import evaluate, few_shot_examples, free_exact_match
 from llm.generation import ClusterLM
 from llm.models import build_default_model, save_model
@@ -192,21 +194,38 @@ def few_shot_baseline(
     seed: int = 0,
     max_histories: int | None = 512,
 ) -> float:
-    """Free exact-match of ``lm`` prompted with k training examples on test histories (paper §4)."""
+    """Free exact-match of ``lm`` prompted with k training examples on test histories (paper §4).
+
+    k is lowered to the number of examples that fit the model's positions (a small model's
+    context is short); :func:`few_shot_fit` says how many.
+    """
     test = data.test if len(data.test) else data.val
     histories = test.unique_histories()
     if max_histories is not None and len(histories) > max_histories:
-        histories = histories[
-            np.random.default_rng(seed).choice(len(histories), max_histories, replace=False)
-        ]
-    return free_exact_match(
-        lm, histories, temperature, seed=seed, shots=few_shot_examples(data.train, k, seed)
-    )
+        pick = np.random.default_rng(seed).choice(len(histories), max_histories, replace=False)
+        histories = histories[pick]
+    shots = few_shot_examples(data.train, few_shot_fit(lm, k, data.history_length), seed)
+    return free_exact_match(lm, histories, temperature, seed=seed, shots=shots)
+
+
+def few_shot_fit(lm: ClusterLM, k: int, history_length: int) -> int:
+    """The largest k' <= k whose longest few-shot prompt plus answer fits ``lm``'s positions."""
+    if lm.max_positions is None:
+        return k
+    answer = max(len(a) for a in lm.encoder.answers)
+    prompt = max(len(lm.encoder.prompt_ids([c] * history_length)) for c in range(lm.n_clusters))
+    separator = len(lm.encoder.encode(prompts.EXAMPLE_SEPARATOR))
+    room = lm.max_positions - prompt - answer - 2  # the query, its answer and the free-run slack
+    fit = min(k, max(0, room // (prompt + answer + separator)))
+    if fit < 1 and k > 0:
+        raise ConfigError(f"not even one few-shot example fits the model's {lm.max_positions} positions")
+    return fit
 
 
 __all__ = [
     "TrainResult",
     "few_shot_baseline",
+    "few_shot_fit",
     "train_default_model",
     "train_model",
     "world_level",

@@ -1,0 +1,117 @@
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from llm import prompts
+from llm.data import SFTData, build_sft_data
+from llm.descriptions import as_descriptions
+from llm.errors import ConfigError, DataError
+from tests.llm.conftest import DESCRIPTIONS, M, rule_logs
+
+words = st.from_regex(r"[a-z]{1,6}", fullmatch=True)
+description = st.lists(words, min_size=1, max_size=3).map(" ".join)
+
+
+@given(st.lists(description, min_size=1, max_size=4))
+def test_prompt_is_prefix_plus_suffix(history):
+    assert prompts.prompt(history) == prompts.prefix(history[:-1]) + prompts.suffix(history[-1], len(history) > 1)
+
+
+@given(description)
+def test_parse_answer_inverts_answer(target):
+    assert prompts.parse_answer(prompts.answer(target) + " junk ; more") == target
+
+
+def test_template_text():
+    assert prompts.example(["jazz piano", "road cycling"], "trail running") == (
+        "jazz piano ; road cycling -> trail running ."
+    )
+
+
+@pytest.mark.parametrize("bad", [[], ["ok", "ok"], ["Jazz"], ["two  spaces"], ["trailing "], "single"])
+def test_bad_descriptions(bad):
+    with pytest.raises((DataError, ConfigError)):
+        as_descriptions(bad)
+
+
+def _logs(rows):
+    return pd.DataFrame(rows, columns=["user", "time", "item", "cluster", "engagement"])
+
+
+def test_pipeline_steps_on_hand_made_logs():
+    # user 0: 1 1 2 (3 neg) 4 1  -> positives without repeats: 1 2 4 1 -> windows (1,2)->4, (2,4)->1
+    # user 1: 5 6 5              -> window (5,6)->5 is dropped (target in history)
+    logs = _logs([(0, 0, 0, 1, 1), (0, 1, 0, 1, 1), (0, 2, 0, 2, 1), (0, 3, 0, 3, 0), (0, 4, 0, 4, 1),
+                  (0, 5, 0, 1, 1), (1, 0, 0, 5, 1), (1, 1, 0, 6, 1), (1, 2, 0, 5, 1)])
+    data = build_sft_data(logs, 8, split=(1.0, 0.0, 0.0), cap_per_history=None, cap_per_target=None)
+    got = sorted(zip(map(tuple, data.train.histories.tolist()), data.train.targets.tolist(), strict=True))
+    assert got == [((1, 2), 4), ((2, 4), 1)]
+    assert data.stage_counts["after dropping repeats"] == 7
+
+
+def test_balancing_caps_and_lowers_concentration():
+    rng = np.random.default_rng(0)
+    n = 3000
+    c1 = rng.integers(0, M, n)
+    c2 = (c1 + rng.integers(1, M, n)) % M
+    t = np.where(rng.random(n) < 0.7, 0, rng.integers(0, M, n))  # cluster 0 dominates
+    ok = (t != c1) & (t != c2)
+    c = np.stack([c1[ok], c2[ok], t[ok]], 1)
+    k = len(c)
+    logs = pd.DataFrame({"user": np.repeat(np.arange(k), 3), "time": np.tile(np.arange(3), k), "item": 0,
+                         "cluster": c.ravel(), "engagement": 1})
+    data = build_sft_data(logs, DESCRIPTIONS, cap_per_target=50, cap_per_history=2, seed=1)
+    all_t = np.concatenate([data.train.targets, data.val.targets, data.test.targets])
+    assert np.bincount(all_t).max() <= 50
+    assert data.after.top_target_share < data.before.top_target_share
+    off = build_sft_data(logs, DESCRIPTIONS, cap_per_target=None, cap_per_history=None, seed=1)
+    assert off.after == off.before and off.stage_counts["after balancing"] == off.stage_counts[
+        "target not in history"]
+    assert "before balancing" in data.summary()
+
+
+def test_split_is_by_history_and_seeded(tmp_path):
+    a = build_sft_data(rule_logs(2000), M, seed=5)
+    b = build_sft_data(rule_logs(2000), M, seed=5)
+    np.testing.assert_array_equal(a.test.histories, b.test.histories)
+    keys = [{tuple(h) for h in s.histories.tolist()} for s in (a.train, a.val, a.test)]
+    assert not keys[0] & keys[1] and not keys[0] & keys[2] and not keys[1] & keys[2]
+    loaded = SFTData.load(a.save(tmp_path / "d.npz"))
+    np.testing.assert_array_equal(loaded.train.targets, a.train.targets)
+    assert loaded.after == a.after
+
+
+def test_reads_parquet_and_csv(tmp_path):
+    logs = rule_logs(200)
+    logs.to_parquet(tmp_path / "l.parquet")
+    logs.to_csv(tmp_path / "l.csv", index=False)
+    a = build_sft_data(tmp_path / "l.parquet", M)
+    b = build_sft_data(tmp_path / "l.csv", M)
+    np.testing.assert_array_equal(a.train.histories, b.train.histories)
+
+
+@pytest.mark.parametrize(
+    ("logs", "message"),
+    [
+        (_logs([]), "empty"),
+        (pd.DataFrame({"user": [0], "cluster": [1]}), "lack the columns"),
+        (_logs([(0, 0, 0, 99, 1)]), "cluster 99"),
+        (_logs([(0, 0, 0, -1, 1)]), "cluster -1"),
+        (_logs([(0, 0, 0, 1, 2)]), "engagement 2"),
+        (_logs([(0, 0, 0, 1.5, 1)]), "integer cluster"),
+        (_logs([(0, 0, 0, 1, 1), (0, 1, 0, 2, 1)]), "no transition"),
+        ("missing.parquet", "no log file"),
+    ],
+)
+def test_bad_logs(logs, message):
+    with pytest.raises(DataError, match=message):
+        build_sft_data(logs, M)
+
+
+def test_bad_config():
+    with pytest.raises(ConfigError, match="split"):
+        build_sft_data(rule_logs(50), M, split=(0.5, 0.5, 0.5))
+    with pytest.raises(ConfigError, match="cap_per_target"):
+        build_sft_data(rule_logs(50), M, cap_per_target=0)

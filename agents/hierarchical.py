@@ -1,0 +1,129 @@
+"""The hierarchical agent (Wang et al. 2024, §3): an option selector names a novel cluster, an
+item policy restricted to that cluster fills the exploration slots, and the exploitation
+recommender fills the rest of the slate.
+
+Exploration share: ``explore_slots`` slots of every exploring slate, and ``request_share`` of
+requests explore at all (the paper's two ways to spend the budget). Every exploratory slot is
+marked in the returned :class:`~agents.types.Action`, so metrics split by exploration.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.base import Agent, Trainable
+from agents.errors import ConfigError
+from agents.exploit import ExploitRecommender
+from agents.items.base import ItemPolicy
+from agents.items.simple import EngagementItems
+from agents.observations import last_distinct
+from agents.sampling import make_distinct
+from agents.selectors.base import OptionSelector
+from agents.types import Action, Obs, Transition
+from envs.world import World
+
+
+def default_explore_slots(slate_size: int) -> int:
+    """About 30 % of the slate (3 of 10, the share the world was calibrated with), at least one."""
+    return max(1, round(0.3 * slate_size))
+
+
+class HierarchicalAgent(Agent, Trainable):
+    """Selector (high level) + item policy (low level) + exploitation fill."""
+
+    name = "hierarchical"
+
+    def __init__(
+        self,
+        world: World,
+        selector: OptionSelector,
+        item_policy: ItemPolicy | None = None,
+        exploit: ExploitRecommender | None = None,
+        explore_slots: int | None = None,
+        request_share: float = 1.0,
+        history_length: int = 2,
+        seed: int = 0,
+        name: str | None = None,
+    ) -> None:
+        super().__init__(world, seed)
+        s = world.config.slate_size
+        k = default_explore_slots(s) if explore_slots is None else explore_slots
+        if isinstance(k, bool) or not isinstance(k, int) or not 0 <= k <= s:
+            raise ConfigError(f"explore_slots={explore_slots!r} must be an integer in [0, slate_size={s}]")
+        if not 0.0 <= request_share <= 1.0:
+            raise ConfigError(f"request_share={request_share!r} must lie in [0, 1]")
+        if isinstance(history_length, bool) or not isinstance(history_length, int) or history_length < 1:
+            raise ConfigError(f"history_length={history_length!r} must be a positive integer")
+        if selector.n_clusters != world.level.n_clusters:
+            raise ConfigError(
+                f"selector {selector.name!r} serves {selector.n_clusters} clusters but the world's level has "
+                f"{world.level.n_clusters}"
+            )
+        self.selector = selector
+        self.exploit = exploit or ExploitRecommender(world, seed)
+        self.item_policy = item_policy or EngagementItems(world, self.exploit)
+        self.explore_slots = k
+        self.request_share = request_share
+        self.history_length = history_length
+        if name is not None:
+            self.name = name
+        self._last_clusters = np.zeros(0, dtype=np.int64)
+
+    def bind(self, env: Any) -> None:
+        self.selector.bind(env)
+
+    def _reset_users(self) -> None:
+        self.selector.reset()
+
+    def _act(self, obs: Obs) -> Action:
+        rng, k = self.rng, self.explore_slots
+        window = obs["clusters"]
+        b = len(window)
+        explores = rng.random(b) < self.request_share if self.request_share < 1.0 else np.ones(b, dtype=bool)
+        history = last_distinct(window, self.history_length)
+        clusters = self.selector.validate(self.selector.select(history, window, rng), b)
+        slates, slot_clusters = self.exploit.fill(obs, self.slate_size, rng)
+        fixed = np.zeros(slates.shape, dtype=bool)
+        if k:
+            explore = self.item_policy.select(obs, clusters, k, rng)  # (B, k), -1 = cluster too small
+            use = explores[:, None] & (explore >= 0)
+            slates[:, :k] = np.where(use, explore, slates[:, :k])
+            slot_clusters[:, :k] = np.where(use, clusters[:, None], slot_clusters[:, :k])
+            fixed[:, :k] = use
+        slates = make_distinct(slates, slot_clusters, self.exploit.items, rng, fixed)
+        chosen = np.where(fixed.any(axis=1), clusters, -1)
+        self._last_clusters = chosen
+        return Action(slates, fixed, chosen)
+
+    def update(self, transition: Transition) -> None:
+        self.exploit.update(transition)
+        if transition.exploratory is None or len(self._last_clusters) != len(transition.reward):
+            return
+        ev = transition.events
+        hit = (transition.slates == ev.item[:, None]) & transition.exploratory
+        reward = (hit.any(axis=1) & ev.positive).astype(np.float32)
+        explored = self._last_clusters >= 0
+        self.selector.update(np.maximum(self._last_clusters, 0), reward, explored, transition.ended)
+
+    # --- persistence: a folder with one file per trained part ----------------------------------
+    def save(self, path: str | Path) -> Path:
+        folder = Path(path)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.exploit.save(folder / "exploit.safetensors")
+        if isinstance(self.selector, Trainable):
+            self.selector.save(folder / "selector.safetensors")
+        if isinstance(self.item_policy, Trainable):
+            self.item_policy.save(folder / f"items{self.item_policy.suffix}")  # type: ignore[attr-defined]
+        return folder
+
+    def load(self, path: str | Path) -> HierarchicalAgent:
+        folder = Path(path)
+        self.exploit.load(folder / "exploit.safetensors")
+        if isinstance(self.selector, Trainable):
+            self.selector.load(folder / "selector.safetensors")
+        if isinstance(self.item_policy, Trainable):
+            self.item_policy.load(folder / f"items{self.item_policy.suffix}")  # type: ignore[attr-defined]
+        return self

@@ -1,0 +1,40 @@
+"""The item-policy interface (the low level of the hierarchy): items restricted to a cluster.
+
+A policy scores the members of each user's cluster; the base class keeps the k best distinct
+members (``agents.sampling.top_k_members``), ranking the user's recently clicked items last.
+Stochastic policies add Gumbel noise to log-probabilities, which makes top-k an exact draw
+without replacement.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from agents.sampling import ClusterItems, padded_members, top_k_members
+from agents.types import Obs
+from envs.world import World
+
+
+class ItemPolicy(ABC):
+    """Chooses k items inside one given cluster per user."""
+
+    name = "items"
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.cluster_items = ClusterItems(world.level)
+        self.members = padded_members(world.level)  # (M, P)
+
+    @abstractmethod
+    def scores(self, obs: Obs, clusters: np.ndarray, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """(B, P) score of each member (B, P; -1 = padding) of each user's cluster (B,)."""
+
+    def select(self, obs: Obs, clusters: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        """(B, k) distinct items of each user's cluster, best first; -1 where the cluster holds
+        fewer than k items. Raises EmptyClusterError for a cluster without items."""
+        clusters = np.asarray(clusters, dtype=np.int64)
+        self.cluster_items.check(clusters)
+        members = self.members[clusters]
+        return top_k_members(members, self.scores(obs, clusters, members, rng), k, exclude=obs["items"])

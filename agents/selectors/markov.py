@@ -1,0 +1,134 @@
+"""Markov transitions counted from logs: the learned, non-LLM selector.
+
+Counts "after the clusters (c_1..c_k), the user engaged positively with c_next" for every
+order k = L..1, from the same transitions the language layer trains on (positive
+engagements, consecutive repeats dropped, target not in the history: ``llm.data``). A
+proposal is drawn ∝ the counts of the longest context seen in the logs, backing off to
+shorter ones, then to the overall popularity of targets (Katz-style back-off without
+discounting: the simplest n-gram recommender).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.base import Trainable
+from agents.errors import ConfigError, DataError
+from agents.persistence import load_arrays, save_arrays
+from agents.sampling import segment_sample
+from agents.selectors.base import OptionSelector, redraw_in_window
+
+
+def context_index(contexts: np.ndarray, n_clusters: int) -> np.ndarray:
+    """(E,) int64 mixed-radix index of contexts (E, k), oldest most significant."""
+    idx = np.zeros(len(contexts), dtype=np.int64)
+    for j in range(contexts.shape[1]):
+        idx = idx * n_clusters + contexts[:, j]
+    return idx
+
+
+class MarkovSelector(OptionSelector, Trainable):
+    name = "markov"
+
+    def __init__(self, n_clusters: int, history_length: int = 2) -> None:
+        super().__init__(n_clusters)
+        if isinstance(history_length, bool) or not isinstance(history_length, int) or history_length < 1:
+            raise ConfigError(f"MarkovSelector history_length={history_length!r} must be a positive integer")
+        if float(n_clusters) ** history_length >= 2.0**62:
+            raise ConfigError(
+                f"contexts of {history_length} clusters out of {n_clusters} overflow int64; lower history_length"
+            )
+        self.history_length = history_length
+        # Per order k (1..L): sorted context keys (C,), offsets (C+1,), targets (E,), cumulative counts (E,).
+        self.tables: dict[int, dict[str, np.ndarray]] = {}
+        self.target_cum = np.arange(1, n_clusters + 1, dtype=np.float64)  # order 0: uniform until fitted
+        self.n_transitions = 0
+
+    # --- fitting ---------------------------------------------------------------------------
+    def fit(self, logs: Any) -> MarkovSelector:
+        """Count transitions in logs: a DataFrame (user, time, item, cluster, engagement), a
+        ``.parquet``/``.csv`` path, or an ``envs.metrics.EventLog``."""
+        from llm.data import extract_transitions, read_logs, validate_logs
+
+        df = logs.to_frame() if hasattr(logs, "to_frame") else read_logs(logs)
+        validate_logs(df, self.n_clusters)
+        for k in range(1, self.history_length + 1):
+            t, _ = extract_transitions(df, k)
+            self.add_counts(t.histories, t.targets)
+            if k == 1:
+                self.n_transitions = len(t.targets)
+        if self.n_transitions == 0:
+            raise DataError("the logs hold no transition between distinct positively engaged clusters; log longer")
+        return self
+
+    def add_counts(self, histories: np.ndarray, targets: np.ndarray) -> None:
+        """Set the order-k table (k = histories.shape[1]) from (E, k) contexts and (E,) targets."""
+        k, m = histories.shape[1], self.n_clusters
+        pair, count = np.unique(context_index(histories, m) * m + targets, return_counts=True)
+        ctx, tgt = pair // m, pair % m
+        keys, first = np.unique(ctx, return_index=True)
+        self.tables[k] = {
+            "keys": keys,
+            "offsets": np.append(first, len(pair)).astype(np.int64),
+            "targets": tgt.astype(np.int64),
+            "cum": np.cumsum(count.astype(np.float64)),
+        }
+        if k == 1:
+            self.target_cum = np.cumsum(np.bincount(targets, minlength=m).astype(np.float64) + 1e-3)
+
+    # --- proposing ---------------------------------------------------------------------------
+    def _draw(self, history: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        b = len(history)
+        out = np.full(b, -1, dtype=np.int64)
+        u = rng.random(b)
+        for k in range(self.history_length, 0, -1):
+            tab = self.tables.get(k)
+            ctx = history[:, -k:]
+            todo = (out < 0) & (ctx >= 0).all(axis=1)
+            if tab is None or not todo.any() or not len(tab["keys"]):
+                continue
+            rows = np.flatnonzero(todo)
+            key = context_index(ctx[rows], self.n_clusters)
+            pos = np.minimum(np.searchsorted(tab["keys"], key), len(tab["keys"]) - 1)
+            found = tab["keys"][pos] == key
+            rows, pos = rows[found], pos[found]
+            idx = segment_sample(tab["cum"], tab["offsets"][pos], tab["offsets"][pos + 1], u[rows])
+            out[rows] = tab["targets"][idx]
+        rest = np.flatnonzero(out < 0)
+        if len(rest):
+            out[rest] = np.searchsorted(self.target_cum, u[rest] * self.target_cum[-1], side="right").clip(
+                max=self.n_clusters - 1
+            )
+        return out
+
+    def select(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if history.shape[1] < self.history_length:
+            raise ConfigError(
+                f"the Markov selector was built for L={self.history_length} but got histories of length "
+                f"{history.shape[1]}; build the agent with the same history_length"
+            )
+        history = history[:, -self.history_length :]
+        return redraw_in_window(self._draw(history, rng), window, lambda rows: self._draw(history[rows], rng))
+
+    # --- persistence --------------------------------------------------------------------------
+    def _meta(self) -> dict[str, int]:
+        return {"n_clusters": self.n_clusters, "history_length": self.history_length}
+
+    def save(self, path: str | Path) -> Path:
+        arrays = {f"order{k}_{name}": a for k, tab in self.tables.items() for name, a in tab.items()}
+        arrays["target_cum"] = self.target_cum
+        return save_arrays(path, "MarkovSelector", arrays, {**self._meta(), "n_transitions": self.n_transitions})
+
+    def load(self, path: str | Path) -> MarkovSelector:
+        arrays, meta = load_arrays(path, "MarkovSelector", self._meta())
+        self.tables = {
+            k: {name: arrays[f"order{k}_{name}"] for name in ("keys", "offsets", "targets", "cum")}
+            for k in range(1, self.history_length + 1)
+            if f"order{k}_keys" in arrays
+        }
+        self.target_cum = arrays["target_cum"]
+        self.n_transitions = int(meta.get("n_transitions", 0))
+        return self

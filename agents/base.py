@@ -41,6 +41,7 @@ class Agent(ABC):
 
     def update(self, transition: Transition) -> None:
         """Learn from one batched step. Agents that do not learn online ignore it."""
+        del transition
 
     def reset(self, seed: int | None = None) -> None:
         """Reseed and forget per-user memory (learned parameters stay; build a new agent for a
@@ -52,6 +53,7 @@ class Agent(ABC):
 
     def bind(self, env: Any) -> None:
         """Give access to the env being served. Only the oracle uses it (to read hidden state)."""
+        del env
 
     def predict(
         self,
@@ -76,6 +78,7 @@ class Agent(ABC):
 
     def _reset_users(self) -> None:
         """Drop per-user memory (bandit arms, ...). Default: nothing to drop."""
+        return None
 
     def check(self, obs: Any) -> Obs:
         cfg = self.world.config

@@ -81,7 +81,9 @@ class PopularityAgent(ExploitingAgent):
 class EpsilonGreedyAgent(ExploitingAgent):
     name = "epsilon-greedy"
 
-    def __init__(self, world: World, seed: int = 0, epsilon: float = 0.1, exploit: ExploitRecommender | None = None) -> None:
+    def __init__(
+        self, world: World, seed: int = 0, epsilon: float = 0.1, exploit: ExploitRecommender | None = None
+    ) -> None:
         super().__init__(world, seed, exploit)
         if not 0.0 <= epsilon <= 1.0:
             raise ConfigError(f"epsilon={epsilon!r} must lie in [0, 1]")

@@ -54,7 +54,7 @@ def last_distinct(window: np.ndarray, length: int) -> np.ndarray:
     """(B, L) the last ``length`` clusters of each window (B, H), oldest first, after dropping
     empty slots (-1) and consecutive repeats: the history format the language layer learns
     from (llm/data.py drops consecutive repeats). Rows with fewer are left-padded with -1."""
-    b, h = window.shape
+    b = window.shape[0]
     keep = window >= 0
     # Keep the last of each run of equal clusters (the following slot differs or is the end).
     keep[:, :-1] &= window[:, :-1] != window[:, 1:]

@@ -41,7 +41,9 @@ def require_file(path: str | Path, what: str, hint: str) -> Path:
     return path
 
 
-def load_arrays(path: str | Path, kind: str, meta_check: dict[str, Any] | None = None) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def load_arrays(
+    path: str | Path, kind: str, meta_check: dict[str, Any] | None = None
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """Arrays and metadata saved by :func:`save_arrays`; ModelFileError if missing, of another
     kind, or written for other sizes (``meta_check`` entries must match the saved metadata)."""
     from safetensors import safe_open

@@ -56,7 +56,7 @@ FLAT: dict[str, Callable[..., Agent]] = {
 
 
 def available_agents() -> list[str]:
-    names = list(FLAT) + ["ucb", "thompson"]
+    names = [*FLAT, "ucb", "thompson"]
     names += [f"hierarchical-{s}" for s in SELECTORS] + [f"hierarchical-{s}-ppo" for s in SELECTORS]
     return sorted(names)
 
@@ -106,8 +106,11 @@ def make_item_policy(
         if item_model is None:
             raise ConfigError(
                 f"item_policy={name!r} needs item_model= the path of a trained model "
-                + ("(agents.items.sequence.train_sequence_model(...).save(path))" if name == "sequence"
-                   else "(agents.items.sb3.train_item_policy(...).save(path))")
+                + (
+                    "(agents.items.sequence.train_sequence_model(...).save(path))"
+                    if name == "sequence"
+                    else "(agents.items.sb3.train_item_policy(...).save(path))"
+                )
             )
         if name == "sequence":
             from agents.items.sequence import SequenceItems

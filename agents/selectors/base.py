@@ -31,12 +31,15 @@ class OptionSelector(ABC):
     def update(self, clusters: np.ndarray, reward: np.ndarray, explored: np.ndarray, ended: np.ndarray) -> None:
         """Feedback on the clusters explored last step: reward (B,) where ``explored`` (B,);
         ``ended`` (B,) marks slots whose user was replaced by a new one. Default: ignore."""
+        del clusters, reward, explored, ended
 
     def bind(self, env: Any) -> None:
         """Access to the served env (the oracle reads hidden state through it)."""
+        del env
 
     def reset(self) -> None:
         """Forget per-user memory."""
+        return None
 
     def validate(self, clusters: np.ndarray, n_users: int) -> np.ndarray:
         """The selector's output as (B,) int64, or SelectorError naming the bad cluster."""

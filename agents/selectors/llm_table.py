@@ -79,9 +79,7 @@ class LLMTableSelector(OptionSelector):
         if len(rows):
             answers = np.asarray(self.table.lookup(padded[rows]))
             if answers.ndim != 2 or answers.shape[0] != len(rows):
-                raise SelectorError(
-                    f"table lookup returned shape {answers.shape}; expected ({len(rows)}, n_samples)"
-                )
+                raise SelectorError(f"table lookup returned shape {answers.shape}; expected ({len(rows)}, n_samples)")
             bad = (answers < 0) | (answers >= self.n_clusters)
             if bad.any():
                 r, j = np.argwhere(bad)[0]

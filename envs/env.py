@@ -151,7 +151,10 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._bounds = shard_bounds(num_envs)
-        self._threads = num_threads if num_threads is not None else min(len(self._bounds), os.cpu_count() or 1)
+        if num_threads is None:
+            # NOVELTYGYM_NUM_THREADS lets a process pool (sweeps) keep each worker on one core.
+            num_threads = int(os.environ.get("NOVELTYGYM_NUM_THREADS", 0)) or (os.cpu_count() or 1)
+        self._threads = min(len(self._bounds), num_threads)
         self._pool: ThreadPoolExecutor | None = None
         self._shards: list[State] = []
         self._rngs: list[np.random.Generator] = []

@@ -147,6 +147,16 @@ def homogenization(log: EventLog, n_clusters: int, max_pairs: int = 20_000, seed
     return float(np.mean(np.where(union > 0, inter / np.maximum(union, 1), 0.0)))
 
 
+def windowed_homogenization(log: EventLog, n_clusters: int, window: int = 20, seed: int = 0) -> np.ndarray:
+    """(T,) homogenization of the clusters engaged within consecutive windows of ``window``
+    steps (each step gets its window's value): how alike users' recent consumption is."""
+    out = np.full(len(log), np.nan)
+    for start in range(0, len(log), window):
+        part = EventLog(log.steps[start : start + window])
+        out[start : start + window] = homogenization(part, n_clusters, seed=seed)
+    return out
+
+
 def coverage(log: EventLog, n_items: int) -> float:
     """Share of the corpus shown at least once (clicked items when slates were not logged)."""
     if log.slates:

@@ -1,0 +1,1 @@
+"""noveltygym's experiments: typed configs, the command line, runs, sweeps, reports, demos."""

@@ -1,0 +1,298 @@
+"""Typed experiment configuration: one dataclass per section, loaded from TOML (or YAML), with
+``--set dotted.path=value`` overrides. Unknown keys and wrong types name the dotted path.
+
+A run config file looks like::
+
+    name = "quickstart"
+    [world]                 # preset + any envs.WorldConfig field
+    preset = "default"
+    cluster_level = "topic"
+    [eval]
+    n_users = 2000
+    n_steps = 100
+    seeds = [0]
+    [agent]                 # knobs shared by every hierarchical agent
+    explore_slots = 2
+    history_length = 2
+    [[agents]]
+    name = "exploit"
+    [[agents]]
+    name = "hierarchical-llm"
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, get_type_hints
+
+from envs import WorldConfig, make_world
+from envs.errors import ConfigError
+from envs.world import World
+from experiments.typed import convert, from_dict, to_dict
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class WorldSection:
+    """The simulated world: a preset plus any ``envs.WorldConfig`` field as an override."""
+
+    preset: str = "default"
+    seed: int = 0
+    """Seed of the corpus (items, clusters); users are seeded by ``eval.seeds``."""
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> World:
+        try:
+            return make_world(self.preset, seed=self.seed, **self.overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"world: {exc}") from exc
+
+
+@dataclass
+class EvalSection:
+    """How each agent is evaluated: users, requests per user slot, seeds."""
+
+    n_users: int = 2000
+    n_steps: int = 100
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+
+    def __post_init__(self) -> None:
+        if self.n_users < 1 or self.n_steps < 1:
+            raise ConfigError(f"eval.n_users={self.n_users} and eval.n_steps={self.n_steps} must be positive")
+        if not self.seeds:
+            raise ConfigError("eval.seeds is empty; give at least one seed, e.g. seeds = [0]")
+
+
+@dataclass
+class LogsSection:
+    """Interactions logged before evaluation, to train the LLM and count Markov transitions."""
+
+    policy: Literal["organic", "exploit"] = "organic"
+    """'organic': part of each slate from recent clusters, the rest random (envs.logs);
+    'exploit': the exploitation recommender."""
+    explore: float = 0.5
+    n_users: int = 4000
+    n_steps: int = 100
+    seed: int = 1000
+
+
+@dataclass
+class LLMSection:
+    """The language model behind ``hierarchical-llm`` (see ``llm.config.LLMConfig``)."""
+
+    model: str = "default"
+    """'default' (trained here), 'smollm2', or a transformers model name/path."""
+    seed: int = 0
+    """Seed of the model's initialization, data split and table sampling."""
+    n_samples: int = 1
+    temperature: float = 1.0
+    balance: bool = True
+    """Cap examples per target and per history (the paper's balancing); False = raw counts."""
+    settings: dict[str, Any] = field(default_factory=dict)
+    """Overrides of ``llm.config.LLMConfig`` by section: model (n_embd, n_layer, ...), data,
+    train (pretrain_steps, sft_steps, time_budget_s, ...), generation."""
+    lazy_table: bool | None = None
+    """Compute table rows on first use; None = automatically when M^L > 200,000."""
+
+
+@dataclass
+class AgentDefaults:
+    """Knobs shared by every hierarchical agent (and the LLM's history length L)."""
+
+    explore_slots: int | None = None
+    """Slots per slate given to the selector's cluster (None = the agent's default)."""
+    request_share: float | None = None
+    """Share of requests that explore (alternative to slots)."""
+    history_length: int = 2
+    item_policy: str | None = None
+
+
+@dataclass
+class AgentSpec:
+    """One agent to evaluate: an ``agents.make_agent`` name, an optional label, its knobs."""
+
+    name: str = "exploit"
+    label: str | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
+
+    @property
+    def is_hierarchical(self) -> bool:
+        return self.name.startswith("hierarchical-") or self.name in ("ucb", "thompson")
+
+    @property
+    def needs_llm(self) -> bool:
+        return self.name.startswith("hierarchical-llm")
+
+    @property
+    def needs_logs(self) -> bool:
+        return self.needs_llm or self.name.startswith("hierarchical-markov")
+
+
+@dataclass
+class ReportSection:
+    plots: bool = True
+    tensorboard: bool = False
+    """Also write per-step metrics as TensorBoard scalars (needs the `tensorboard` package)."""
+
+
+@dataclass
+class RunConfig:
+    """Everything one ``noveltygym run`` needs."""
+
+    name: str = "run"
+    world: WorldSection = field(default_factory=WorldSection)
+    eval: EvalSection = field(default_factory=EvalSection)
+    logs: LogsSection = field(default_factory=LogsSection)
+    llm: LLMSection = field(default_factory=LLMSection)
+    agent: AgentDefaults = field(default_factory=AgentDefaults)
+    agents: list[AgentSpec] = field(default_factory=lambda: [AgentSpec("exploit")])
+    report: ReportSection = field(default_factory=ReportSection)
+
+    def __post_init__(self) -> None:
+        names = [a.display_name for a in self.agents]
+        dup = sorted({n for n in names if names.count(n) > 1})
+        if dup:
+            raise ConfigError(f"agents: names {dup} appear twice; give them distinct `label`s")
+        if not self.agents:
+            raise ConfigError("agents is empty; add at least one [[agents]] entry")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(to_dict(self))
+
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+    def agent_kwargs(self, spec: AgentSpec) -> dict[str, Any]:
+        """make_agent keyword arguments: shared defaults for hierarchical agents, then the spec's own."""
+        kwargs: dict[str, Any] = {}
+        if spec.is_hierarchical:
+            d = self.agent
+            shared = {
+                "explore_slots": d.explore_slots, "request_share": d.request_share,
+                "history_length": d.history_length, "item_policy": d.item_policy,
+            }
+            kwargs.update({k: v for k, v in shared.items() if v is not None})
+        kwargs.update(spec.params)
+        return kwargs
+
+
+def _world_from_raw(raw: Any) -> WorldSection:
+    """``[world]`` holds preset, seed and any WorldConfig field (checked by name and type)."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"world must be a table, got {raw!r}")
+    raw = dict(raw)
+    preset = convert(str, raw.pop("preset", "default"), "world.preset")
+    seed = convert(int, raw.pop("seed", 0), "world.seed")
+    overrides = dict(raw.pop("overrides", {}) or {})
+    overrides.update(raw)
+    hints = get_type_hints(WorldConfig)
+    fields = {f.name for f in dataclasses.fields(WorldConfig)}
+    checked = {}
+    for key, value in overrides.items():
+        if key not in fields:
+            raise ConfigError(f"unknown config key 'world.{key}'; world takes preset, seed and any of {sorted(fields)}")
+        checked[key] = convert(hints[key], value, f"world.{key}")
+    return WorldSection(preset=preset, seed=seed, overrides=checked)
+
+
+def config_from_dict(raw: dict[str, Any]) -> RunConfig:
+    raw = copy.deepcopy(raw)
+    world = _world_from_raw(raw.pop("world", {}))
+    cfg = from_dict(RunConfig, raw)
+    cfg.world = world
+    return cfg
+
+
+def load_raw(path: str | Path) -> dict[str, Any]:
+    """The raw dict of a TOML (or YAML) config file; a bare name looks in experiments/configs."""
+    p = Path(path)
+    if not p.exists() and not p.suffix and (CONFIG_DIR / f"{p}.toml").exists():
+        p = CONFIG_DIR / f"{p}.toml"
+    if not p.is_file():
+        shipped = sorted(x.stem for x in CONFIG_DIR.glob("*.toml"))
+        raise ConfigError(f"config file {str(path)!r} does not exist; give a path or one of {shipped}")
+    text = p.read_text(encoding="utf-8")
+    try:
+        if p.suffix in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ImportError as exc:
+                raise ConfigError("YAML configs need PyYAML: pip install pyyaml (or use TOML)") from exc
+            data = yaml.safe_load(text) or {}
+        else:
+            data = tomllib.loads(text)
+    except (tomllib.TOMLDecodeError, ValueError) as exc:
+        raise ConfigError(f"config file {str(p)!r} could not be parsed: {exc}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {str(p)!r} must hold a table of sections")
+    return data
+
+
+_PART = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)(?:\[(\d+)\])?$")
+
+
+def parse_value(text: str) -> Any:
+    """A command-line value as TOML (numbers, booleans, lists, quoted strings); else a plain string."""
+    try:
+        return tomllib.loads(f"v = {text}")["v"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def set_path(raw: dict[str, Any], dotted: str, value: Any) -> None:
+    """Set ``raw[a][b][i][c] = value`` for ``dotted = "a.b[i].c"`` (creating tables as needed)."""
+    node: Any = raw
+    parts = dotted.split(".")
+    for n, part in enumerate(parts):
+        m = _PART.match(part)
+        if not m:
+            raise ConfigError(f"--set {dotted!r}: {part!r} is not a field name (use a.b.c or agents[0].name)")
+        key, index = m.group(1), m.group(2)
+        last = n == len(parts) - 1
+        if index is None:
+            if last:
+                node[key] = value
+                return
+            node = node.setdefault(key, {})
+        else:
+            seq = node.setdefault(key, [])
+            i = int(index)
+            if not isinstance(seq, list) or i >= len(seq):
+                raise ConfigError(f"--set {dotted!r}: {key} has {len(seq)} entries, no index {i}")
+            if last:
+                seq[i] = value
+                return
+            node = seq[i]
+        if not isinstance(node, dict):
+            raise ConfigError(f"--set {dotted!r}: {'.'.join(parts[: n + 1])} is not a table")
+
+
+def apply_overrides(raw: dict[str, Any], assignments: list[str]) -> dict[str, Any]:
+    raw = copy.deepcopy(raw)
+    for item in assignments:
+        if "=" not in item:
+            raise ConfigError(f"--set {item!r} must look like field.path=value")
+        key, value = item.split("=", 1)
+        set_path(raw, key.strip(), parse_value(value.strip()))
+    return raw
+
+
+def load_config(path: str | Path, overrides: list[str] | None = None) -> RunConfig:
+    return config_from_dict(apply_overrides(load_raw(path), overrides or []))

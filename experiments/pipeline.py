@@ -1,0 +1,206 @@
+"""The work of a run: logged interactions, the language model and its table (cached, so
+sweeps and reruns share them), then every agent evaluated under every seed."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from envs.metrics import EventLog, per_step_means, per_user_metrics, summarize, windowed_homogenization
+from envs.world import World
+from experiments.config import AgentSpec, RunConfig
+from experiments.rundir import file_lock, write_json, write_parquet
+
+log = logging.getLogger("noveltygym")
+
+# Above this many histories the table is computed lazily (on first lookup) unless told otherwise.
+LAZY_TABLE_ROWS = 200_000
+
+
+def _key(*parts: Any) -> str:
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+@dataclass
+class Artifacts:
+    """What agents may need besides the world: logs (Markov, LLM) and the LLM's table."""
+
+    logs: pd.DataFrame | None = None
+    table: Any = None
+    llm: dict[str, Any] = field(default_factory=dict)  # model folder, curve, timings, held-out metrics
+
+
+def logged_interactions(world: World, cfg: RunConfig, cache: Path) -> pd.DataFrame:
+    """Interactions logged under ``cfg.logs.policy``; cached as parquet by (world, logs) config."""
+    from envs.logs import organic_logs
+
+    section = cfg.logs
+    path = cache / "logs" / f"{_key(cfg.world.__dict__, section.__dict__)}.parquet"
+    with file_lock(path.with_suffix(".lock")):
+        if path.exists():
+            return pd.read_parquet(path)
+        t0 = time.perf_counter()
+        if section.policy == "organic":
+            frame = organic_logs(world, section.n_users, section.n_steps, seed=section.seed, explore=section.explore)
+        else:
+            from agents import make_agent
+            from agents.evaluate import run_agent
+
+            agent = make_agent("exploit", world, seed=section.seed)
+            frame = run_agent(agent, world, section.n_users, section.n_steps, seed=section.seed).to_frame()
+        write_parquet(path, frame)
+        log.info("logged %d interactions (%s) in %.1fs", len(frame), section.policy, time.perf_counter() - t0)
+        return frame
+
+
+def llm_config(cfg: RunConfig) -> Any:
+    """The llm.config.LLMConfig a run asks for: its settings, L from [agent], balancing."""
+    from llm.config import LLMConfig
+
+    raw = copy.deepcopy(cfg.llm.settings)
+    data = raw.setdefault("data", {})
+    data["history_length"] = cfg.agent.history_length
+    if not cfg.llm.balance:
+        data["cap_per_target"] = None
+        data["cap_per_history"] = None
+    return LLMConfig.from_dict(raw)
+
+
+def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path, progress: bool) -> tuple[Any, dict]:
+    """The trained model and its transition table (built once per config, then reused)."""
+    from llm.generation import ClusterLM
+    from llm.pipeline import train_default_model
+    from llm.table import LazyTransitionTable, TransitionTable, build_table
+
+    config = llm_config(cfg)
+    key = _key(cfg.world.__dict__, cfg.logs.__dict__, cfg.llm.__dict__, config.to_dict())
+    root = cache / "llm" / key
+    level = world.level
+    info: dict[str, Any] = {"model": cfg.llm.model, "cache": str(root)}
+    with file_lock(root.with_suffix(".lock")):
+        if cfg.llm.model == "default":
+            model_dir = root / "model"
+            meta_path = model_dir / "noveltygym.json"
+            if not meta_path.exists():
+                log.info("training the default language model (%s clusters, L=%d)", level.n_clusters,
+                         config.data.history_length)
+                train_default_model(world, logs, config, model_dir, seed=cfg.llm.seed, progress=progress)
+            meta = json.loads(meta_path.read_text())
+            info.update({k: meta.get(k) for k in ("curve", "pretrain_seconds", "sft_seconds", "test_metrics")})
+        else:
+            model_dir = Path(cfg.llm.model) if cfg.llm.model != "smollm2" else cfg.llm.model  # type: ignore[assignment]
+        info["model_dir"] = str(model_dir)
+        rows = level.n_clusters ** config.data.history_length
+        lazy = cfg.llm.lazy_table if cfg.llm.lazy_table is not None else rows > LAZY_TABLE_ROWS
+        info["table_rows"] = rows
+        info["lazy_table"] = lazy
+        if lazy:
+            from llm.config import GenerationConfig
+
+            lm = ClusterLM.load(model_dir, level)
+            gen = GenerationConfig(temperature=cfg.llm.temperature, n_samples=cfg.llm.n_samples)
+            return LazyTransitionTable(lm, config.data.history_length, gen, seed=cfg.llm.seed), info
+        table_path = root / f"table-n{cfg.llm.n_samples}-t{cfg.llm.temperature}"
+        if (table_path / "meta.json").exists() or table_path.with_suffix(".npy").exists():
+            try:
+                return TransitionTable.load(table_path), info
+            except Exception:
+                log.warning("table at %s could not be loaded; rebuilding", table_path)
+        t0 = time.perf_counter()
+        table = build_table(
+            model_dir, level, config.data.history_length, cfg.llm.n_samples, cfg.llm.temperature,
+            seed=cfg.llm.seed, out_path=table_path, progress=progress,
+        )
+        info["table_seconds"] = time.perf_counter() - t0
+        return table, info
+
+
+def prepare(world: World, cfg: RunConfig, cache: Path, progress: bool = True) -> Artifacts:
+    art = Artifacts()
+    if any(a.needs_logs for a in cfg.agents):
+        art.logs = logged_interactions(world, cfg, cache)
+    if any(a.needs_llm for a in cfg.agents):
+        assert art.logs is not None
+        art.table, art.llm = language_model(world, cfg, art.logs, cache, progress)
+    return art
+
+
+def make(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> Any:
+    from agents import make_agent
+
+    kwargs = cfg.agent_kwargs(spec)
+    if spec.needs_llm:
+        kwargs.setdefault("table", art.table)
+    elif spec.needs_logs:
+        kwargs.setdefault("logs", art.logs)
+    return make_agent(spec.name, world, seed=seed, **kwargs)
+
+
+@dataclass
+class TrialResult:
+    """One agent under one seed."""
+
+    agent: str
+    seed: int
+    summary: dict[str, float]
+    per_step: pd.DataFrame
+    per_user: pd.DataFrame
+    seconds: float
+
+
+def exploration_split(log: EventLog) -> dict[str, float]:
+    """Share of slots that explored, and click-through of explored vs exploited slots."""
+    if "exploratory" not in log.extras or not log.slates:
+        return {}
+    explored = np.stack(log.extras["exploratory"])  # (T, B, S)
+    slates = np.stack(log.slates)
+    ev = log.stacked()
+    clicked_slot = (slates == ev.item[:, :, None]) & ev.clicked[:, :, None]
+    out = {"explore_share": float(explored.mean())}
+    for name, mask in (("explore", explored), ("exploit", ~explored)):
+        out[f"{name}_click_rate"] = float(clicked_slot[mask].sum() / max(mask.sum(), 1))
+    return out
+
+
+def evaluate_one(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> TrialResult:
+    from agents.evaluate import run_agent
+
+    t0 = time.perf_counter()
+    agent = make(world, cfg, spec, art, seed)
+    entropy: list[float] = []
+    event_log = run_agent(
+        agent, world, cfg.eval.n_users, cfg.eval.n_steps, seed=seed,
+        on_step=lambda env: entropy.append(float(world.oracle_interest_entropy(env.state).mean())),
+    )
+    m = world.level.n_clusters
+    summary = summarize(event_log, m, world.corpus.n_items, seed=seed)
+    summary.update(exploration_split(event_log))
+    steps = pd.DataFrame(per_step_means(event_log))
+    steps.insert(0, "step", np.arange(len(steps)))
+    steps["interest_entropy"] = entropy
+    steps["homogenization"] = windowed_homogenization(event_log, m, seed=seed)
+    steps["novel_cumulative"] = (steps["novel_rate"] * steps["active_users"]).cumsum() / cfg.eval.n_users
+    users = pd.DataFrame(per_user_metrics(event_log, m))
+    for frame in (steps, users):
+        frame.insert(0, "seed", seed)
+        frame.insert(0, "agent", spec.display_name)
+    return TrialResult(spec.display_name, seed, summary, steps, users, time.perf_counter() - t0)
+
+
+def save_trial(out: Path, result: TrialResult) -> None:
+    """Per-trial files, written atomically (the unit a resumed sweep skips)."""
+    stem = f"{result.agent}__seed{result.seed}"
+    write_parquet(out / "trials" / f"{stem}.steps.parquet", result.per_step)
+    write_parquet(out / "trials" / f"{stem}.users.parquet", result.per_user)
+    write_json(out / "trials" / f"{stem}.json", {
+        "agent": result.agent, "seed": result.seed, "summary": result.summary, "seconds": result.seconds,
+    })

@@ -1,0 +1,103 @@
+"""Build dataclasses from nested dicts (TOML/YAML) with strict checks: unknown keys and wrong
+types are rejected with the dotted path of the bad field (e.g. ``agents[2].exploration_slots``)."""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any, TypeVar, get_args, get_origin, get_type_hints
+
+from envs.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def from_dict(cls: type[T], data: Any, path: str = "") -> T:
+    """An instance of dataclass ``cls`` from ``data``; fields missing from data keep their defaults."""
+    where = path or "<config>"
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where} must be a table of fields, got {type(data).__name__} {data!r}")
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        bad = f"{path}.{unknown[0]}" if path else unknown[0]
+        raise ConfigError(f"unknown config key {bad!r}; known keys of {where}: {sorted(fields)}")
+    values = {name: convert(hints[name], value, f"{path}.{name}" if path else name) for name, value in data.items()}
+    try:
+        return cls(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"{where}: {exc}") from exc
+
+
+def convert(tp: Any, value: Any, path: str) -> Any:
+    """``value`` checked (and lightly converted: int → float, list → tuple) against type ``tp``."""
+    origin = get_origin(tp)
+    if tp is Any:
+        return value
+    if origin is typing.Union or origin is types.UnionType:
+        options = get_args(tp)
+        if value is None and type(None) in options:
+            return None
+        errors = []
+        for option in options:
+            if option is type(None):
+                continue
+            try:
+                return convert(option, value, path)
+            except ConfigError as exc:
+                errors.append(str(exc))
+        raise ConfigError(errors[0] if len(errors) == 1 else f"{path}={value!r} matches none of {tp}")
+    if origin is typing.Literal:
+        if value not in get_args(tp):
+            raise ConfigError(f"{path}={value!r} is invalid; choose one of {list(get_args(tp))}")
+        return value
+    if dataclasses.is_dataclass(tp):
+        return from_dict(tp, value, path)  # type: ignore[arg-type]
+    if origin in (list, tuple):
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{path} must be a list, got {value!r}")
+        args = get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(args) != len(value):
+                raise ConfigError(f"{path} must have {len(args)} entries, got {value!r}")
+            return tuple(convert(a, v, f"{path}[{i}]") for i, (a, v) in enumerate(zip(args, value, strict=True)))
+        item = args[0] if args else Any
+        out = [convert(item, v, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path} must be a table, got {value!r}")
+        return dict(value)
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{path}={value!r} must be a number")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ConfigError(f"{path}={value!r} must be an integer")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path}={value!r} must be true or false")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path}={value!r} must be a string")
+        return value
+    return value
+
+
+def to_dict(obj: Any) -> Any:
+    """A dataclass tree as plain dicts/lists (TOML-writable: None values are dropped)."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+        return {k: to_dict(v) for k, v in values.items() if v is not None}
+    if isinstance(obj, (list, tuple)):
+        return [to_dict(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: to_dict(v) for k, v in obj.items() if v is not None}
+    return obj

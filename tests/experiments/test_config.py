@@ -1,0 +1,72 @@
+"""Configs: typed sections, --set overrides, errors naming the dotted path of the bad field."""
+
+from __future__ import annotations
+
+import pytest
+
+from envs.errors import ConfigError
+from experiments.config import CONFIG_DIR, apply_overrides, config_from_dict, load_config, load_raw
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in CONFIG_DIR.glob("*.toml")))
+def test_every_shipped_config_loads(name: str) -> None:
+    cfg = load_config(name)
+    assert cfg.agents
+    cfg.world.build()
+
+
+def test_overrides_reach_typed_fields() -> None:
+    cfg = load_config("tiny", ["agent.explore_slots=2", "eval.seeds=[3, 4]", "world.slate_size=2",
+                               "agents[0].label='baseline'", "llm.balance=false"])
+    assert cfg.agent.explore_slots == 2 and cfg.eval.seeds == [3, 4]
+    assert cfg.world.overrides["slate_size"] == 2 and cfg.world.build().config.slate_size == 2
+    assert cfg.agents[0].display_name == "baseline" and cfg.llm.balance is False
+    assert cfg.agent_kwargs(cfg.agents[1])["explore_slots"] == 2
+    assert "explore_slots" not in cfg.agent_kwargs(cfg.agents[0])  # exploit is not hierarchical
+
+
+@pytest.mark.parametrize(
+    ("assignment", "match"),
+    [
+        ("eval.n_userz=3", "eval.n_userz"),
+        ("agent.explore_slots='two'", "agent.explore_slots='two' must be an integer"),
+        ("world.n_itemz=3", "world.n_itemz"),
+        ("world.n_items=-4", "n_items=-4"),
+        ("world.preset='huge'", "unknown preset 'huge'"),
+        ("agents[7].name=x", "agents has 4 entries, no index 7"),
+        ("logs.policy='greedy'", "logs.policy='greedy' is invalid"),
+        ("eval.seeds=[]", "eval.seeds is empty"),
+        ("report.plots=3", "report.plots=3 must be true or false"),
+        ("nonsense", "must look like field.path=value"),
+    ],
+)
+def test_bad_values_name_the_field(assignment: str, match: str) -> None:
+    with pytest.raises(ConfigError, match=match):
+        load_config("tiny", [assignment]).world.build()
+
+
+def test_unknown_top_level_section() -> None:
+    raw = load_raw("tiny") | {"agnets": []}
+    with pytest.raises(ConfigError, match="unknown config key 'agnets'"):
+        config_from_dict(raw)
+
+
+def test_duplicate_agent_names_need_labels() -> None:
+    raw = apply_overrides(load_raw("tiny"), ["agents[1].name='exploit'"])
+    with pytest.raises(ConfigError, match=r"exploit.*distinct `label`s"):
+        config_from_dict(raw)
+
+
+def test_missing_and_malformed_files(tmp_path) -> None:
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "none.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("name = [unclosed")
+    with pytest.raises(ConfigError, match="could not be parsed"):
+        load_config(bad)
+
+
+def test_config_round_trips_through_its_dict() -> None:
+    cfg = load_config("quickstart")
+    again = config_from_dict(cfg.to_dict())
+    assert again == cfg and again.fingerprint() == cfg.fingerprint()

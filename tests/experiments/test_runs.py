@@ -1,0 +1,137 @@
+"""The CLI end to end: run folders, reports, sweeps that resume, errors that keep files safe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from experiments import sweep as sweep_mod
+from experiments.cli import main
+
+PNG = b"\x89PNG\r\n\x1a\n"
+METRICS = ("novel_clusters_per_user", "ueuc", "positive_rate", "completion_rate", "watch_time_per_user",
+           "active_days_per_user", "entropy", "serendipity", "coverage", "homogenization")
+
+
+def test_run_writes_every_output(tmp_path: Path, fast_config: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["run", str(fast_config), "--out", str(out), "--quiet"]) == 0
+    for name in ("config.toml", "environment.json", "run.log", "per_step.parquet", "per_user.parquet",
+                 "summary.json", "report.md", "report.html"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["agents"]) == ["exploit", "hierarchical-oracle", "hierarchical-random"]
+    for stats in summary["agents"].values():
+        for m in METRICS:
+            assert set(stats[m]) == {"mean", "ci95"}
+            assert stats[m]["ci95"] is None or stats[m]["ci95"][0] <= stats[m]["mean"] <= stats[m]["ci95"][1]
+    pngs = list(out.glob("*.png"))
+    assert len(pngs) >= 3 and all(p.read_bytes().startswith(PNG) for p in pngs)
+    assert "report.md" in capsys.readouterr().out
+    # The oracle explores the known latent cluster: more novelty than exploitation, no less enjoyment.
+    oracle, exploit = summary["agents"]["hierarchical-oracle"], summary["agents"]["exploit"]
+    assert oracle["novel_clusters_per_user"]["mean"] > exploit["novel_clusters_per_user"]["mean"]
+    assert oracle["watch_time_per_user"]["mean"] > exploit["watch_time_per_user"]["mean"]
+
+
+def test_report_regenerates_the_same_report(tmp_path: Path, fast_config: Path) -> None:
+    out = tmp_path / "run"
+    main(["run", str(fast_config), "--out", str(out), "--quiet"])
+    before = {n: (out / n).read_text() for n in ("report.md", "summary.json")}
+    for n in before:
+        (out / n).unlink()
+    assert main(["report", str(out)]) == 0
+    assert {n: (out / n).read_text() for n in before} == before
+
+
+def test_output_folder_of_another_run_is_refused(tmp_path: Path, fast_config: Path, capsys) -> None:
+    out = tmp_path / "run"
+    main(["run", str(fast_config), "--out", str(out), "--quiet"])
+    summary = (out / "summary.json").read_text()
+    assert main(["run", str(fast_config), "--out", str(out), "--set", "eval.n_steps=5", "--quiet"]) == 2
+    assert "already holds" in capsys.readouterr().err
+    assert (out / "summary.json").read_text() == summary
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep me")
+    assert main(["run", str(fast_config), "--out", str(other), "--quiet"]) == 2
+    assert (other / "notes.txt").read_text() == "keep me"
+
+
+def test_bad_override_is_reported(tmp_path: Path, fast_config: Path, capsys) -> None:
+    assert main(["run", str(fast_config), "--set", "eval.n_users=many", "--out", str(tmp_path / "x")]) == 2
+    assert "eval.n_users" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
+def test_sweep_resumes_without_losing_or_repeating_trials(tmp_path: Path, fast_config: Path, monkeypatch) -> None:
+    out = tmp_path / "sweep"
+    calls: list[str] = []
+    real = sweep_mod.run_trial
+
+    def flaky(raw, trial_dir, cache, threads=None):
+        calls.append(Path(trial_dir).name)
+        if len(calls) == 3:
+            raise KeyboardInterrupt  # the sweep is killed during its third trial
+        return real(raw, trial_dir, cache, threads)
+
+    monkeypatch.setattr(sweep_mod, "run_trial", flaky)
+    args = ["sweep", str(fast_config), "--grid", "agent.explore_slots=1,2", "--seeds", "2", "--workers", "1",
+            "--out", str(out), "--quiet"]
+    assert main(args) == 130
+    finished = sorted(p.stem for p in (out / "results").glob("*.json"))
+    assert finished == sorted(calls[:2])
+    calls.clear()
+    assert main([*args, "--resume"]) == 0
+    assert sorted(calls) == sorted({"cell000-seed0", "cell000-seed1", "cell001-seed0", "cell001-seed1"} - set(finished))
+    summary = json.loads((out / "sweep_summary.json").read_text())
+    assert len(summary["cells"]) == 2
+    assert all(c["agents"]["exploit"]["seeds"] == [0, 1] for c in summary["cells"])
+    assert (out / "report.md").exists() and list(out.glob("sweep_*.png"))
+
+
+def test_sweep_folder_of_another_sweep_is_refused(tmp_path: Path, fast_config: Path, capsys) -> None:
+    out = tmp_path / "sweep"
+    base = ["sweep", str(fast_config), "--seeds", "1", "--workers", "1", "--out", str(out), "--quiet"]
+    assert main([*base, "--grid", "agent.explore_slots=1"]) == 0
+    assert main([*base, "--grid", "agent.explore_slots=2", "--resume"]) == 2
+    assert "already holds another sweep" in capsys.readouterr().err
+
+
+def test_sweep_with_two_local_workers(tmp_path: Path, fast_config: Path) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(fast_config), "--grid", "agent.explore_slots=1,2", "--seeds", "1",
+                 "--workers", "2", "--out", str(out), "--quiet"]) == 0
+    assert len(list((out / "results").glob("*.json"))) == 2
+
+
+def test_missing_ray_names_the_extra(tmp_path: Path, fast_config: Path, monkeypatch, capsys) -> None:
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_ray(name, *args, **kwargs):
+        if name == "ray" or name.startswith("ray."):
+            raise ImportError("No module named 'ray'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_ray)
+    assert main(["sweep", str(fast_config), "--grid", "agent.explore_slots=1", "--seeds", "1", "--backend", "ray",
+                 "--out", str(tmp_path / "s"), "--quiet"]) == 2
+    assert "pip install 'noveltygym[ray]'" in capsys.readouterr().err
+
+
+def test_ray_backend_runs_the_same_trials(tmp_path: Path, fast_config: Path) -> None:
+    pytest.importorskip("ray", reason="the Ray backend needs the `ray` extra")
+    out = tmp_path / "sweep"
+    assert main(["sweep", str(fast_config), "--grid", "agent.explore_slots=1,2", "--seeds", "1",
+                 "--workers", "2", "--backend", "ray", "--out", str(out), "--quiet"]) == 0
+    local = tmp_path / "local"
+    main(["sweep", str(fast_config), "--grid", "agent.explore_slots=1,2", "--seeds", "1",
+          "--workers", "1", "--out", str(local), "--quiet"])
+    for cell in ("cell000-seed0", "cell001-seed0"):
+        a = json.loads((out / "results" / f"{cell}.json").read_text())["summary"]
+        b = json.loads((local / "results" / f"{cell}.json").read_text())["summary"]
+        assert a == b  # same seeds, same numbers, whichever backend ran them

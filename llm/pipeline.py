@@ -8,6 +8,7 @@ everything into ``out_dir``:
     out_dir/model.safetensors, config.json, tokenizer files   (save_pretrained)
     out_dir/noveltygym.json    config, seed, level, curve, timings, held-out metrics
     out_dir/sft_data.npz       the split used (test histories are unseen in training)
+    out_dir/pretrained/        the pretrained-only model (``keep_pretrained=True``; few-shot baseline)
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from llm.tokenization import PromptEncoder, build_word_tokenizer
 from llm.training import LoopSettings, text_examples, train_lm, transition_examples
 
 SFT_DATA_FILE = "sft_data.npz"
+PRETRAINED_DIR = "pretrained"
 
 
 @dataclass(frozen=True)
@@ -75,8 +77,13 @@ def train_model(
     seed: int = 0,
     progress: bool = False,
     verbose: bool = False,
+    keep_pretrained: bool = False,
 ) -> TrainResult:
-    """Train the embedded default model from ``level``, ``logs`` and pretraining ``texts``."""
+    """Train the embedded default model from ``level``, ``logs`` and pretraining ``texts``.
+
+    ``keep_pretrained`` also saves the merely pretrained model in ``out_dir/pretrained``: the
+    few-shot baseline the paper compares fine-tuning against.
+    """
     config = config or LLMConfig()
     torch.set_num_threads(config.train.num_threads)
     descriptions = as_descriptions(level)
@@ -108,6 +115,8 @@ def train_model(
         desc="pretrain",
     )
     pretrain_seconds = time.perf_counter() - t0
+    if keep_pretrained:
+        save_model(model, tokenizer, Path(out_dir) / PRETRAINED_DIR, metadata={"kind": "pretrained", "seed": seed})
 
     lm = ClusterLM(model, tokenizer, descriptions, num_threads=None)
     val = data.val if len(data.val) else data.train
@@ -181,9 +190,11 @@ def train_default_model(
     seed: int = 0,
     progress: bool = False,
     verbose: bool = False,
+    keep_pretrained: bool = False,
 ) -> TrainResult:
     """Train the embedded default model on ``world``'s text and ``logs`` at ``world.level``."""
-    return train_model(world_level(world), logs, world_texts(world), out_dir, config, seed, progress, verbose)
+    return train_model(world_level(world), logs, world_texts(world), out_dir, config, seed, progress, verbose,
+                       keep_pretrained)
 
 
 def few_shot_baseline(

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from envs.metrics import EventLog, per_step_means, per_user_metrics, summarize, windowed_homogenization
+from envs.metrics import per_step_means, per_user_metrics, summarize, windowed_homogenization
 from envs.world import World
 from experiments.config import AgentSpec, RunConfig
 from experiments.rundir import file_lock, write_json, write_parquet
@@ -157,22 +157,8 @@ class TrialResult:
     seconds: float
 
 
-def exploration_split(log: EventLog) -> dict[str, float]:
-    """Share of slots that explored, and click-through of explored vs exploited slots."""
-    if "exploratory" not in log.extras or not log.slates:
-        return {}
-    explored = np.stack(log.extras["exploratory"])  # (T, B, S)
-    slates = np.stack(log.slates)
-    ev = log.stacked()
-    clicked_slot = (slates == ev.item[:, :, None]) & ev.clicked[:, :, None]
-    out = {"explore_share": float(explored.mean())}
-    for name, mask in (("explore", explored), ("exploit", ~explored)):
-        out[f"{name}_click_rate"] = float(clicked_slot[mask].sum() / max(mask.sum(), 1))
-    return out
-
-
 def evaluate_one(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> TrialResult:
-    from agents.evaluate import run_agent
+    from agents.evaluate import exploration_split, run_agent
 
     t0 = time.perf_counter()
     agent = make(world, cfg, spec, art, seed)

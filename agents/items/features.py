@@ -2,7 +2,7 @@
 
 User features describe the request: where the target cluster lies and where the user's
 recent engagements lie in embedding space. Item features describe an item *relative to its
-cluster* (offset from the centroid, in units of the within-cluster spread) plus its quality,
+cluster* (offset from the centroid, in units of the within-cluster spread) plus its quality and length,
 so one proto-vector scores the items of any cluster: the action space does not grow with the
 corpus.
 """
@@ -19,13 +19,17 @@ from envs.world import World
 
 @lru_cache(maxsize=8)
 def item_features(world: World) -> np.ndarray:
-    """(N, D + 1) float32: within-cluster offset / spread, and quality / its std."""
+    """(N, D + 2) float32: within-cluster offset / spread, quality / its std, and standardized
+    log length (a system knows how long its videos are; watch time grows with length)."""
     emb = world.corpus.embeddings.astype(np.float64)
     level = world.level
     offset = emb - level.centroids[level.item_cluster]
     spread = max(float(np.sqrt((offset**2).sum(axis=1).mean())), 1e-9)
     q = world.corpus.quality.astype(np.float64)
-    out = np.concatenate([offset / spread, (q / max(q.std(), 1e-9))[:, None]], axis=1).astype(np.float32)
+    log_len = np.log(world.corpus.length.astype(np.float64))
+    z_len = (log_len - log_len.mean()) / max(log_len.std(), 1e-9)
+    out = np.concatenate([offset / spread, (q / max(q.std(), 1e-9))[:, None], z_len[:, None]], axis=1)
+    out = out.astype(np.float32)
     out.setflags(write=False)
     return out
 
@@ -49,6 +53,6 @@ def user_features(world: World, obs: Obs, clusters: np.ndarray) -> np.ndarray:
 
 
 def proto_scores(world: World, members: np.ndarray, proto: np.ndarray) -> np.ndarray:
-    """(B, P) score of each member (B, P) against the user's proto-vector (B, D + 1)."""
-    feats = np.take(item_features(world), np.maximum(members, 0), axis=0)  # (B, P, D + 1)
+    """(B, P) score of each member (B, P) against the user's proto-vector (B, D + 2)."""
+    feats = np.take(item_features(world), np.maximum(members, 0), axis=0)  # (B, P, D + 2)
     return np.einsum("bpf,bf->bp", feats, proto.astype(np.float32))

@@ -83,7 +83,7 @@ class ItemTask:
         return user_features(self.world, obs, self.targets)
 
     def step(self, proto: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Serve the proto-vectors (B, D + 1); returns (next features, reward, terminated,
+        """Serve the proto-vectors (B, D + 2); returns (next features, reward, terminated,
         truncated, final features of the users that ended (rows of the others repeat))."""
         if self.obs is None:
             raise StateError("step() called before reset(); reset the task first")
@@ -119,7 +119,7 @@ class ClusterItemEnv(gym.Env[np.ndarray, np.ndarray]):
     """One user of :class:`ItemTask`, for gymnasium's and SB3's env checkers.
 
     ## Action Space
-    ``Box(-1, 1, (D + 1,))``: a proto-vector scored against the target cluster's items.
+    ``Box(-1, 1, (D + 2,))``: a proto-vector scored against the target cluster's items.
 
     ## Observation Space
     ``Box(-inf, inf, (3D + 2,))``: ``features.user_features`` of the request.
@@ -186,6 +186,7 @@ class ClusterItemVecEnv(_vec_env_base()):  # type: ignore[misc]
     ) -> None:
         self.task = ItemTask(world, n_envs, explore_slots, latent_share)
         obs_space, act_space = task_spaces(world)
+        self.render_mode = None  # SB3's VecEnv asks every env for it; this one never renders
         super().__init__(n_envs, obs_space, act_space)
         self._seed = 0
         self._actions: np.ndarray | None = None

@@ -4,14 +4,27 @@ from __future__ import annotations
 
 import numpy as np
 
-from agents.selectors.base import OptionSelector, redraw_in_window
+from agents.sampling import duplicate_mask
+from agents.selectors.base import OptionSelector
+
+
+def uniform_outside(window: np.ndarray, n_clusters: int, rng: np.random.Generator) -> np.ndarray:
+    """(B,) a cluster drawn uniformly from those not in each row's window (B, H), exactly:
+    draw the r-th free cluster, r < M - (distinct clusters in the window), and step r past
+    every excluded cluster at or below it, in ascending order. Rows whose window holds every
+    cluster get any cluster."""
+    big = np.iinfo(np.int64).max
+    excluded = np.sort(np.where(duplicate_mask(window) | (window < 0), big, window.astype(np.int64)), axis=1)
+    n_free = n_clusters - (excluded < big).sum(axis=1)
+    u = rng.random(len(window))
+    out = (u * np.maximum(n_free, 1)).astype(np.int64)
+    for j in range(excluded.shape[1]):  # over the window's H slots, never over users
+        out += excluded[:, j] <= out
+    return np.where(n_free > 0, out, (u * n_clusters).astype(np.int64))
 
 
 class RandomNovelSelector(OptionSelector):
     name = "random-novel"
 
     def select(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        def draw(rows: np.ndarray) -> np.ndarray:
-            return rng.integers(0, self.n_clusters, size=len(rows))
-
-        return redraw_in_window(draw(np.arange(len(window))), window, draw)
+        return uniform_outside(window, self.n_clusters, rng)

@@ -1,0 +1,67 @@
+"""The feedback-loop demo end to end (tiny world), and the paper report's verdicts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from experiments.cli import main
+from experiments.paper import _claim_novelty_and_enjoyment
+
+TINY = [
+    "world.preset='tiny'", "eval.n_users=32", "eval.n_steps=20", "eval.seeds=[0, 1]",
+    "logs.n_users=200", "logs.n_steps=30", "llm.settings.model.n_embd=32", "llm.settings.model.n_layer=1",
+    "llm.settings.model.n_head=2", "llm.settings.train.pretrain_steps=20", "llm.settings.train.sft_steps=40",
+    "llm.settings.train.eval_every=20", "llm.settings.train.batch_size=32",
+]
+
+
+def test_feedback_loop_demo_writes_a_captioned_report(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "demo"
+    args = ["demo", "feedback-loop", "--out", str(out), "--quiet"]
+    for s in TINY:
+        args += ["--set", s]
+    assert main(args) == 0
+    text = (out / "demo.md").read_text()
+    for panel in ("interest_entropy", "novel_cumulative", "homogenization", "watch_time"):
+        assert (out / f"demo_{panel}.png").read_bytes().startswith(b"\x89PNG")
+        assert f"demo_{panel}.png" in text
+    assert "feedback loop" in text and "exploitation only (feedback loop)" in text
+    assert str(out / "demo.md") in capsys.readouterr().out
+
+
+def _cell(llm_novel, llm_watch, base_novel, base_watch):
+    def stat(m, half):
+        return {"mean": m, "ci95": [m - half, m + half]}
+
+    return {"agents": {
+        "hierarchical-llm": {"novel_clusters_per_user": stat(*llm_novel), "watch_time_per_user": stat(*llm_watch)},
+        "exploit": {"novel_clusters_per_user": stat(*base_novel), "watch_time_per_user": stat(*base_watch)},
+    }}
+
+
+@pytest.mark.parametrize(
+    ("cell", "verdict"),
+    [
+        (_cell((2.0, 0.1), (100, 5), (1.0, 0.1), (100, 5)), "agrees"),
+        (_cell((2.0, 0.1), (50, 5), (1.0, 0.1), (100, 5)), "enjoyment down"),
+        (_cell((1.05, 0.1), (100, 5), (1.0, 0.1), (100, 5)), "not significantly up"),
+    ],
+)
+def test_paper_verdicts_follow_the_intervals(cell: dict, verdict: str) -> None:
+    assert verdict in _claim_novelty_and_enjoyment(cell)
+
+
+@pytest.mark.slow
+def test_paper_quick_runs_every_study(tmp_path: Path) -> None:
+    out = tmp_path / "paper"
+    args = ["paper", "--quick", "--out", str(out), "--quiet", "--workers", "1"]
+    # A small default world at the domain level (22 clusters), so L = 3 histories exist.
+    small = ["world.preset='default'", "world.n_items=1000", "world.cluster_level='domain'"]
+    for s in [*TINY[1:], *small]:
+        args += ["--set", s]
+    assert main(args) == 0
+    text = (out / "report.md").read_text()
+    for title in ("Exact match", "LLM-hierarchical agent", "History length", "Balanced", "Exploration share"):
+        assert title in text

@@ -161,6 +161,14 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         self._next_id: list[int] = []
 
     @property
+    def population_state(self) -> State:
+        """Like ``state``, but raises StateError before the first reset (never None)."""
+        state = self.state
+        if state is None:
+            raise StateError("the population has no state before reset(); call envs.reset(seed=...) first")
+        return state
+
+    @property
     def state(self) -> State | None:
         """The whole population's state (concatenated shards), e.g. for oracle queries."""
         if not self._shards:

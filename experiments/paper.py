@@ -130,7 +130,7 @@ def _exact_match_section(root: Path, sweep: Path) -> list[str]:
     constrained = mean_ci95([t.get("constrained_exact_match") for t in tests
                              if t.get("constrained_exact_match") is not None])
     png = exact_match_plot(root / "exact_match.png", {f"run {i}": c for i, c in enumerate(curves)},
-                           {"few-shot": few["mean"]} if few["mean"] is not None else None)
+                           {"few-shot": float(few["mean"])} if few["mean"] is not None else None)
     lines += [
         f"- fine-tuned free exact match at the end of training: {_fmt(final)}",
         f"- few-shot (pretrained only) free exact match: {_fmt(few)}",

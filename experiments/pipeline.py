@@ -165,7 +165,7 @@ def evaluate_one(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, 
     entropy: list[float] = []
     event_log = run_agent(
         agent, world, cfg.eval.n_users, cfg.eval.n_steps, seed=seed,
-        on_step=lambda env: entropy.append(float(world.oracle_interest_entropy(env.state).mean())),
+        on_step=lambda env: entropy.append(float(world.oracle_interest_entropy(env.population_state).mean())),
     )
     m = world.level.n_clusters
     summary = summarize(event_log, m, world.corpus.n_items, seed=seed)

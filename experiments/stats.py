@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 from scipy import stats
 
 
-def mean_ci95(values: Sequence[float]) -> dict[str, float | list[float] | None]:
+def mean_ci95(values: Sequence[float | None]) -> dict[str, Any]:
     """``{"mean": m, "ci95": [lo, hi]}``; the interval is None with fewer than two values."""
     xs = [float(v) for v in values if v is not None and not math.isnan(float(v))]
     if not xs:

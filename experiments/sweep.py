@@ -235,7 +235,7 @@ def write_sweep_report(out_dir: Path) -> Path:
     if len(grid) == 1 and len(table) > 1:
         field, values = next(iter(grid.items()))
         for metric in ("novel_clusters_per_user", "watch_time_per_user"):
-            series = {}
+            series: dict[str, tuple[list, list | None]] = {}
             for name in table[0]["agents"]:
                 stats = [c["agents"][name][metric] for c in table]
                 series[name] = ([s["mean"] for s in stats], [s["ci95"] for s in stats])

@@ -137,14 +137,23 @@ def make_distinct(
     ``fixed`` positions are never changed. Returns a new (B, S) array of distinct rows."""
     slate = slate.copy()
     n_items = len(sampler.order)
+    # Few rows repeat an item: find them with one sort, then work on those rows only.
+    srt = np.sort(slate, axis=1)
+    rows = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+    if not len(rows):
+        return slate
     for r in range(rounds + 64):
-        dup = duplicate_mask(slate, fixed)
-        if not dup.any():
+        sub = slate[rows]
+        dup = duplicate_mask(sub, None if fixed is None else fixed[rows])
+        redo = dup.any(axis=1)
+        if not redo.any():
             return slate
+        rows, sub, dup = rows[redo], sub[redo], dup[redo]  # later rounds touch only rows still repeating
         if r < rounds:
-            slate[dup] = sampler.sample(clusters[dup], rng)
+            sub[dup] = sampler.sample(clusters[rows][dup], rng)
         else:
-            slate[dup] = rng.integers(0, n_items, size=int(dup.sum()))
+            sub[dup] = rng.integers(0, n_items, size=int(dup.sum()))
+        slate[rows] = sub
     raise EmptyClusterError(
         f"could not make slates of {slate.shape[1]} distinct items from a corpus of {n_items}; lower the slate size"
     )

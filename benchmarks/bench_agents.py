@@ -1,0 +1,150 @@
+"""Benchmark of the agents layer (issue 4).
+
+1. Cost of the hierarchical agent's ``act()`` for 10,000 users against one env step of the
+   default world, measured in the same run (median of repeats): target ratio <= 1.
+2. Novelty and enjoyment of every agent in a short default-world run (same seeds for all).
+
+    python benchmarks/bench_agents.py            # 2,000 users x 150 steps, SB3 item policy trained
+    python benchmarks/bench_agents.py --quick    # 1,000 users x 50 steps, under ~2 minutes
+    python benchmarks/bench_agents.py --table runs/llm/table   # add the LLM selector from a real table
+
+The last line is one JSON object: ``act_over_step_ratio``, ``act_ms``, ``step_ms`` and per agent
+``novel_clusters_per_user``, ``watch_time_per_user``, ``positive_rate``, ``explore_share``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+
+import envs
+from agents import make_agent, run_agent
+from agents.evaluate import exploration_split
+from envs.logs import organic_logs
+from envs.metrics import summarize
+
+FLAT = ["exploit", "random", "popularity", "epsilon-greedy", "boltzmann", "intrinsic", "entropy", "ucb", "thompson"]
+
+
+class RandomTable:
+    """A stand-in with the lookup cost of ``llm.table.TransitionTable`` (one gather over M^L rows),
+    used only for timing when no real table is given."""
+
+    def __init__(self, n_clusters: int, history_length: int, seed: int = 0) -> None:
+        self.n_clusters, self.history_length = n_clusters, history_length
+        rng = np.random.default_rng(seed)
+        self.answers = rng.integers(0, n_clusters, size=(n_clusters**history_length, 1), dtype=np.int32)
+
+    def lookup(self, histories: np.ndarray) -> np.ndarray:
+        rows = histories[:, 0].astype(np.int64)
+        for j in range(1, self.history_length):
+            rows = rows * self.n_clusters + histories[:, j]
+        return self.answers[rows]
+
+
+def median_ms(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000.0 * float(np.median(times))
+
+
+def act_vs_step(world, agent, n_users: int, repeats: int) -> dict[str, float]:
+    env = envs.InterestExplorationVectorEnv(n_users, world=world)
+    obs, _ = env.reset(seed=0)
+    agent.bind(env)
+    slates = agent.act(obs)
+    for _ in range(3):  # warm up: caches, thread pool, first-touch memory
+        env.step(slates)
+    obs, _ = env.reset(seed=0)
+    act_ms = median_ms(lambda: agent.act(obs), repeats)
+    step_ms = median_ms(lambda: env.step(slates), repeats)
+    env.close()
+    return {"act_ms": act_ms, "step_ms": step_ms, "ratio": act_ms / step_ms}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer users and steps, no SB3 training")
+    parser.add_argument("--table", default=None, help="folder of a transition table built by llm.table")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    world = envs.make_world("default")
+    users, steps = (1000, 50) if args.quick else (2000, 150)
+    seed = args.seed
+
+    # --- 1. act() vs env step for 10k users ------------------------------------------------
+    logs = organic_logs(world, 1000, 100, seed=seed + 1)
+    table = args.table if args.table else RandomTable(world.level.n_clusters, 2, seed)
+    timing = {}
+    for label, name, kw in (
+        ("hierarchical-llm", "hierarchical-llm", {"table": table}),
+        ("hierarchical-markov", "hierarchical-markov", {"logs": logs}),
+        ("hierarchical-random", "hierarchical-random", {}),
+    ):
+        agent = make_agent(name, world, seed=seed, **kw)
+        timing[label] = act_vs_step(world, agent, 10_000, 7 if args.quick else 15)
+        t = timing[label]
+        print(f"{label:22s} act {t['act_ms']:.1f} ms  env step {t['step_ms']:.1f} ms  ratio {t['ratio']:.2f}")
+
+    # --- 2. novelty and enjoyment per agent -----------------------------------------------------
+    specs: dict[str, dict] = {name: {} for name in FLAT}
+    specs["hierarchical-oracle"] = {}
+    specs["hierarchical-random"] = {}
+    specs["hierarchical-markov"] = {"logs": logs}
+    if args.table:
+        specs["hierarchical-llm"] = {"table": args.table}
+    if not args.quick:
+        from agents.items.sb3 import train_item_policy
+
+        t = time.perf_counter()
+        ppo = train_item_policy(world, total_timesteps=50_000, seed=seed)
+        print(f"SB3 PPO item policy trained in {time.perf_counter() - t:.1f} s")
+        specs["hierarchical-oracle-ppo"] = {"item_policy": ppo}
+        specs["hierarchical-oracle+random-items"] = {"item_policy": "random"}
+    results = {}
+    for label, kw in specs.items():
+        name = label.split("+")[0]
+        t = time.perf_counter()
+        log = run_agent(make_agent(name, world, seed=seed, **kw), world, users, steps, seed=seed)
+        s = summarize(log, world.level.n_clusters, world.corpus.n_items, seed=seed)
+        x = exploration_split(log)
+        results[label] = {
+            "novel_clusters_per_user": round(s["novel_clusters_per_user"], 3),
+            "watch_time_per_user": round(s["watch_time_per_user"], 2),
+            "positive_rate": round(s["positive_rate"], 4),
+            "discoveries_per_user": round(s["discoveries_per_user"], 3),
+            "explore_share": round(x["explore_share"], 3),
+            "explore_watch_per_slot": round(x["explore_watch_per_slot"], 4),
+        }
+        r = results[label]
+        print(
+            f"{label:34s} novel {r['novel_clusters_per_user']:5.2f}  watch {r['watch_time_per_user']:6.1f}  "
+            f"positive {r['positive_rate']:.3f}  explore-watch/slot {r['explore_watch_per_slot']:.3f}  "
+            f"({time.perf_counter() - t:.1f} s)"
+        )
+    head = timing["hierarchical-llm"]
+    print(
+        json.dumps(
+            {
+                "act_over_step_ratio": round(head["ratio"], 3),
+                "act_ms": round(head["act_ms"], 2),
+                "step_ms": round(head["step_ms"], 2),
+                "timing_users": 10_000,
+                "timing": {k: {kk: round(vv, 3) for kk, vv in v.items()} for k, v in timing.items()},
+                "run": {"world": "default", "users": users, "steps": steps, "seed": seed, "quick": args.quick},
+                "agents": results,
+            }
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -63,8 +63,8 @@ def main() -> None:
     print(f"world: level with M={level.n_clusters} clusters; {len(logs):,} logged interactions ({t_logs:.1f}s)")
 
     config = LLMConfig(train=TrainConfig(
-        pretrain_steps=100 if quick else 300, sft_steps=600 if quick else 2000, eval_every=200 if quick else 250,
-        time_budget_s=60 if quick else 180, num_threads=args.threads))
+        pretrain_steps=100 if quick else 300, sft_steps=500 if quick else 1500, eval_every=100 if quick else 250,
+        time_budget_s=75 if quick else 180, num_threads=args.threads))
     result = train_default_model(world, logs, config, out / "model", seed=args.seed, verbose=True,
                                  keep_pretrained=True)
     print("free exact-match vs fine-tuning steps:", [(s, round(v, 4)) for s, v in result.curve])
@@ -81,12 +81,17 @@ def main() -> None:
     cfg = GenerationConfig(temperature=1.0, batch_size=args.batch_size)
     lm.constrained(histories_at(np.arange(2048), m, 2), cfg)  # warm-up
     generate_constrained(lm, histories_at(np.arange(512), m, 2), cfg)
-    n_ours, n_gen = (32768, 4096) if quick else (131072, 16384)
-    _, t_ours = timed(lm.constrained, histories_at(np.arange(n_ours), m, 2), cfg, seed=args.seed)
-    _, t_gen = timed(generate_constrained, lm, histories_at(np.arange(n_gen), m, 2), cfg, seed=args.seed)
-    ours, gen = n_ours / t_ours, n_gen / t_gen
-    print(f"decoding at batch {args.batch_size}: ours {ours:,.0f} histories/s, stock generate {gen:,.0f} "
-          f"histories/s -> {ours / gen:.1f}x")
+    # Interleaved rounds, best rate of each: the machine is shared, and a round that overlaps
+    # someone else's job says nothing about either loop.
+    n_ours, n_gen = (16384, 2048) if quick else (32768, 4096)
+    ours = gen = 0.0
+    for r in range(3):
+        start = r * n_ours
+        _, t_ours = timed(lm.constrained, histories_at(np.arange(start, start + n_ours), m, 2), cfg, seed=r)
+        _, t_gen = timed(generate_constrained, lm, histories_at(np.arange(start, start + n_gen), m, 2), cfg, seed=r)
+        ours, gen = max(ours, n_ours / t_ours), max(gen, n_gen / t_gen)
+    print(f"decoding at batch {args.batch_size} (best of 3 rounds): ours {ours:,.0f} histories/s, "
+          f"stock generate {gen:,.0f} histories/s -> {ours / gen:.1f}x")
 
     sub = list(level.descriptions[:180]) if quick else level
     table, t_table = timed(build_table, result.model_dir, sub, 2, 1, 1.0, args.seed, out / "table",

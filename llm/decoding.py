@@ -166,8 +166,11 @@ def free_decode(
     generator: torch.Generator | None,
     top_k: int | None = None,
     top_p: float | None = None,
+    banned: torch.Tensor | None = None,
 ) -> list[list[int]]:
     """Unconstrained sampling; each row stops after a token flagged in ``stop`` (V,) bool.
+
+    ``banned`` (V,) bool marks tokens never sampled (the pad token: it is not text).
 
     Returns the generated ids per row, the stop token included when one was produced.
     """
@@ -175,6 +178,8 @@ def free_decode(
     out = torch.full((n_rows, max_new_tokens), -1, dtype=torch.long)
     active = torch.arange(n_rows)
     for step in range(max_new_tokens):
+        if banned is not None:
+            logits = logits.masked_fill(banned, float("-inf"))
         token = pick(filter_logits(logits, top_k, top_p), temperature, generator).cpu()
         out[active, step] = token
         finished = stop[token]

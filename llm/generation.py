@@ -72,6 +72,7 @@ class ClusterLM:
         self.matcher = DescriptionMatcher(self.descriptions)
         self.max_answer_tokens = max(len(a) for a in self.encoder.answers)
         self.stop = self._stop_tokens()
+        self.banned = self._banned_tokens()
 
     @classmethod
     def load(
@@ -99,6 +100,14 @@ class ClusterLM:
         if self.tokenizer.eos_token_id is not None:
             stop[self.tokenizer.eos_token_id] = True
         return stop
+
+    def _banned_tokens(self) -> torch.Tensor | None:
+        pad, eos = self.tokenizer.pad_token_id, self.tokenizer.eos_token_id
+        if pad is None or pad == eos:
+            return None
+        banned = torch.zeros_like(self.stop)
+        banned[pad] = True
+        return banned
 
     # ---- prompts -------------------------------------------------------------------------
     def rows(self, histories: np.ndarray, shots: Sequence[tuple[Sequence[int], int]] = ()) -> list[PromptRow]:
@@ -198,6 +207,7 @@ class ClusterLM:
                 gen,
                 config.top_k,
                 config.top_p,
+                None if self.banned is None else self.banned.to(logits.device),
             )
             decoded = self.tokenizer.batch_decode(ids)
             texts[batch] = np.array([prompts.parse_answer(t) for t in decoded], dtype=object).reshape(

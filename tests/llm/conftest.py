@@ -16,7 +16,7 @@ from llm.config import DataConfig, LLMConfig, ModelConfig, TrainConfig
 COLORS = ["red", "blue", "green", "amber", "violet", "ochre"]
 ANIMALS = ["fox", "owl", "lynx", "crab"]
 # 24 descriptions; one of them a prefix of another in words ("red fox" / "red fox den") on purpose.
-DESCRIPTIONS = [f"{c} {a}" for c in COLORS for a in ANIMALS][:23] + ["red fox den"]
+DESCRIPTIONS = [*[f"{c} {a}" for c in COLORS for a in ANIMALS][:23], "red fox den"]
 M = len(DESCRIPTIONS)
 
 

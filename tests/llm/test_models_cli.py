@@ -69,3 +69,18 @@ def test_smollm2_few_shot_and_constrained():
     assert ((out >= 0) & (out < 5)).all() and not (out == h[:, :1]).any() and not (out == h[:, 1:]).any()
     free = lm.free(h, GenerationConfig(temperature=0.0), shots=shots)
     assert free.texts.shape == (3, 1)
+
+
+def test_cli_data(tmp_path, capsys):
+    from llm.data import SFTData
+    from tests.llm.conftest import rule_logs
+
+    desc = tmp_path / "d.txt"
+    desc.write_text("\n".join(DESCRIPTIONS) + "\n")
+    rule_logs(300).to_csv(tmp_path / "logs.csv", index=False)
+    out = tmp_path / "sft.npz"
+    argv = ["data", "--descriptions", str(desc), "--logs", str(tmp_path / "logs.csv"), "--cap-per-target", "none",
+            "--out", str(out)]
+    assert main(argv) == 0
+    assert "before balancing" in capsys.readouterr().out
+    assert len(SFTData.load(out).train) > 0

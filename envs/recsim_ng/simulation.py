@@ -1,0 +1,250 @@
+"""A RecSim NG story stepped one slate at a time: the batched core of both gymnasium envs.
+
+RecSim NG runs a story as a network of variables, the recommender inside it. Here the
+recommender is :class:`~envs.recsim_ng.recommender.ExternalSlateRecommender`, which serves
+the slate the agent chose, and the network is stepped once per request. Each step's user
+response becomes noveltygym's ``Response`` and goes through the same bookkeeping as every
+noveltygym world (``envs.session.engagement_events``: history window, engaged-cluster
+bitset, novelty), so events, observations and metrics mean the same thing.
+
+Randomness: RecSim NG samples through TensorFlow's global random state. Before every step
+the global seed is set from the caller's ``numpy.random.Generator``, so a rollout depends
+only on the env's seed, whatever else ran in the process before or in between (STYLE.md #5).
+Steps run eagerly: a compiled step would fix its random streams when traced, so reseeding
+would no longer reach it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+import numpy as np
+
+from envs.errors import ConfigError, DataError, StateError
+from envs.recsim_ng import compat
+from envs.recsim_ng.stories import REQUIRED_FIELDS, Story
+from envs.recsim_ng.world import Documents, RecSimNGWorld, describe_topics
+from envs.session import empty_session, engagement_events, observe
+from envs.state import Events, Response, SessionState
+
+compat.ensure()  # before TensorFlow and recsim_ng load (see compat's module docstring)
+
+import tensorflow as tf  # noqa: E402
+from recsim_ng.core import network as network_lib  # noqa: E402
+
+from envs.recsim_ng.recommender import ExternalSlateRecommender  # noqa: E402
+
+# A new TensorFlow seed per step is drawn below this bound (tf.random.set_seed takes int64;
+# int32 keeps it portable across TF versions).
+_SEED_BOUND = 2**31 - 1
+
+
+class Simulation:
+    """B users of a RecSim NG story, with noveltygym's session bookkeeping on top.
+
+    ``reset(user_ids)`` starts an episode (RecSim NG's initial step runs with the first
+    slate, as its own stories answer the first recommendation); ``step(slate, rng)`` serves
+    one slate to every user and returns the step's events. An episode lasts ``horizon``
+    requests for every user at once: RecSim NG's users never leave on their own.
+    """
+
+    def __init__(self, story: Story, horizon: int, history_length: int, world_seed: int = 0) -> None:
+        for name, v in (("horizon", horizon), ("history_length", history_length)):
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise ConfigError(f"{name}={v!r} must be a positive integer")
+        self.story = story
+        self.horizon = horizon
+        self.n_users = story.num_users
+        self.slate_size = int(story.config["slate_size"])
+        self._slate = tf.Variable(
+            tf.tile(tf.range(self.slate_size)[None], [self.n_users, 1]), trainable=False, name="noveltygym_slate"
+        )
+        tf.random.set_seed(world_seed)  # the corpus and anything else sampled while building
+        variables = _build(story, self._slate)
+        self.network = network_lib.Network(variables=list(variables))
+        # The world is the corpus of the first initial step; every episode must show the same.
+        docs = read_documents(self.network.initial_step()["available docs"], story)
+        self.world = RecSimNGWorld(
+            docs,
+            slate_size=self.slate_size,
+            history_length=history_length,
+            horizon=horizon,
+            topic_names=describe_topics(int(story.config["num_topics"]), story.topic_names),
+            n_topics=int(story.config["num_topics"]),
+            seed=world_seed,
+        )
+        self._topics = docs.topic
+        self._value: dict[str, Any] | None = None
+        self.session: SessionState | None = None
+        self.t = 0
+
+    def reset(self, user_ids: np.ndarray) -> dict[str, np.ndarray]:
+        """Start an episode of new users (ids ``user_ids``); returns their first observation."""
+        self.session = empty_session(
+            np.asarray(user_ids, dtype=np.int64), self.world.config.history_length,
+            self.world.level.n_clusters, float(self.horizon),
+        )
+        self._value = None
+        self.t = 0
+        return observe(self.session)
+
+    def observe(self) -> dict[str, np.ndarray]:
+        if self.session is None:
+            raise StateError("observe() before reset(); reset the simulation first")
+        return observe(self.session)
+
+    @property
+    def done(self) -> bool:
+        return self.t >= self.horizon
+
+    def step(self, slate: np.ndarray, rng: np.random.Generator) -> Events:
+        """Serve ``slate`` (B, S) (validated by the world) and return the step's events."""
+        if self.session is None:
+            raise StateError("step() before reset(); reset the simulation first")
+        slate = self.world.validate_slate(slate, self.n_users)
+        self._slate.assign(slate.astype(np.int32))
+        tf.random.set_seed(int(rng.integers(_SEED_BOUND)))
+        if self._value is None:
+            self._value = self.network.initial_step()
+            self._check_same_corpus(self._value["available docs"])
+        else:
+            self._value = self.network.step(self._value)
+        response = self._response(slate, self._value["user response"])
+        events, s = engagement_events(self.session, response, self.world.level.item_cluster, response.choice >= 0)
+        self.t += 1
+        done = np.full(self.n_users, self.done)
+        self.session = dataclasses.replace(
+            s,
+            budget=np.full(self.n_users, self.horizon - self.t, dtype=np.float32),
+            done=done,
+            terminated=np.zeros(self.n_users, dtype=bool),
+        )
+        return events._replace(session_end=done)
+
+    def _response(self, slate: np.ndarray, user_response: Any) -> Response:
+        """RecSim NG's response (choice = slate_size means none) as noveltygym's. Every click
+        counts as positive, as in noveltygym's RecSim preset: RecSim's users have no like
+        signal, and the choice itself is the engagement."""
+        b = self.n_users
+        choice = _numpy(user_response.get("choice")).reshape(b).astype(np.int64)
+        consumed = _numpy(user_response.get("consumed_time")).reshape(b).astype(np.float32)
+        clicked = (choice >= 0) & (choice < self.slate_size)
+        rows = np.arange(b)
+        item = np.where(clicked, slate[rows, np.where(clicked, choice, 0)], -1)
+        length = self.world.corpus.length[np.maximum(item, 0)]
+        watch = np.where(clicked, np.maximum(consumed, 0.0), 0.0).astype(np.float32)
+        return Response(
+            choice=np.where(clicked, choice, -1),
+            item=item.astype(np.int64),
+            watch_time=watch,
+            completion=np.where(clicked, np.minimum(watch / np.maximum(length, 1e-9), 1.0), 0.0).astype(np.float32),
+            liked=np.zeros(b, dtype=bool),
+            utility=np.zeros(b, dtype=np.float32),  # RecSim NG's responses carry no utility
+            interest=np.where(clicked, self._topics[np.maximum(item, 0)], -1).astype(np.int64),
+            closeness=np.zeros(b, dtype=np.float32),
+        )
+
+    def _check_same_corpus(self, available_docs: Any) -> None:
+        topic = _numpy(available_docs.get("doc_topic")).astype(np.int64)
+        if topic.shape != self._topics.shape or not np.array_equal(topic, self._topics):
+            raise DataError(
+                f"story {self.story.name!r} drew a different corpus for this episode (doc_topic changed); "
+                "noveltygym's agents know documents by id, so the corpus must be the same in every episode: "
+                "build it once when the story is built (as interest_evolution_story's frozen corpus does)"
+            )
+
+
+def _build(story: Story, slate: tf.Variable) -> Collection[Any]:
+    """The story's variables, with our recommender, checked for the fields the adapter reads."""
+    corpus = _Recorder(story.corpus_ctor)
+
+    def recommender_ctor(config: Mapping[str, Any]) -> ExternalSlateRecommender:
+        if corpus.instance is None:
+            raise ConfigError(
+                f"story {story.name!r} builds its recommender before its corpus; the adapter reads the "
+                "document fields from the corpus, so build the corpus first (as recs_story does)"
+            )
+        doc_fields = tuple(corpus.instance.specs().get("available_docs").as_dict)
+        return ExternalSlateRecommender(config, slate, doc_fields)
+
+    recommender = _Recorder(recommender_ctor)
+    build = story.build if story.build is not None else _recs_story()
+    with warnings.catch_warnings():
+        # recsim_ng's specs are float64 Boxes of float32 spaces; gym warns on each one.
+        warnings.filterwarnings("ignore", message=".*Box bound precision lowered.*")
+        variables = list(build(dict(story.config), story.user_ctor, corpus, recommender, story.metrics_ctor))
+    if recommender.instance is None:
+        raise ConfigError(
+            f"story {story.name!r} never built a recommender with the recommender_ctor it was given, so the "
+            "agent's slates would be ignored; build the slate from recommender_ctor(config) as recs_story does"
+        )
+    check_fields(story.name, variables)
+    return variables
+
+
+def check_fields(story_name: str, variables: Collection[Any]) -> None:
+    """Raise DataError naming the first variable or field the adapter needs and the story lacks."""
+    by_name = {v.name: v for v in variables}
+    for var_name, fields in REQUIRED_FIELDS.items():
+        if var_name not in by_name:
+            raise DataError(
+                f"story {story_name!r} has no variable {var_name!r} (it has {sorted(by_name)}); the adapter "
+                f"reads {sorted(fields)} from it, so build the story like recsim_ng's recs_story"
+            )
+        present = set(by_name[var_name].spec.as_dict)
+        for field, why in fields.items():
+            if field not in present:
+                raise DataError(
+                    f"story {story_name!r}: variable {var_name!r} has no field {field!r} (it has "
+                    f"{sorted(present)}); the adapter needs {why}"
+                )
+
+
+def read_documents(available_docs: Any, story: Story) -> Documents:
+    """The corpus as arrays: required ``doc_topic``, and the optional fields or their defaults."""
+    fields = set(available_docs.as_dict)
+    topic = _numpy(available_docs.get("doc_topic")).astype(np.int64).reshape(-1)
+    n = topic.shape[0]
+    if n != int(story.config["num_docs"]):
+        raise DataError(
+            f"story {story.name!r}: doc_topic has {n} documents but config['num_docs'] = {story.config['num_docs']}"
+        )
+
+    def optional(name: str, default: np.ndarray) -> np.ndarray:
+        return _numpy(available_docs.get(name)).astype(np.float32) if name in fields else default
+
+    n_topics = int(story.config["num_topics"])
+    features = optional("doc_features", np.eye(n_topics, dtype=np.float32)[topic])
+    return Documents(
+        topic=topic,
+        quality=optional("doc_quality", np.zeros(n, dtype=np.float32)).reshape(n),
+        features=features.reshape(n, -1),
+        length=optional("doc_length", np.ones(n, dtype=np.float32)).reshape(n),
+    )
+
+
+class _Recorder:
+    """Calls a constructor and keeps what it built (the story builds entities internally)."""
+
+    def __init__(self, ctor: Callable[..., Any]) -> None:
+        self.ctor = ctor
+        self.instance: Any = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        self.instance = self.ctor(*args, **kwargs)
+        return self.instance
+
+
+def _recs_story() -> Callable[..., Collection[Any]]:
+    from recsim_ng.stories import recommendation_simulation
+
+    return recommendation_simulation.recs_story  # type: ignore[no-any-return]
+
+
+def _numpy(x: Any) -> np.ndarray:
+    """A field value (tensor or edward2 random variable) as a numpy array."""
+    return np.asarray(tf.convert_to_tensor(x))
+

@@ -144,13 +144,13 @@ def cmd_evaluate(args) -> None:
     lm = ClusterLM.load(args.model, _level(args), num_threads=args.threads)
     data = SFTData.load(args.data or Path(args.model) / SFT_DATA_FILE)
     config = GenerationConfig(
-        temperature=args.temperature, n_samples=args.n_samples, unmatched=args.unmatched
+        temperature=args.temperature, top_p=args.top_p, n_samples=args.n_samples, unmatched=args.unmatched
     )
     report = evaluate(lm, getattr(data, args.split), config, seed=args.seed, progress=True)
     result = report.to_dict()
     if args.few_shot:
         result["few_shot_exact_match"] = few_shot_baseline(
-            lm, data, args.few_shot, args.temperature, args.seed
+            lm, data, args.few_shot, config, args.seed
         )
     print(json.dumps(result, indent=2))
 
@@ -211,6 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", type=Path, default=None, help="SFT data .npz (default: MODEL/sft_data.npz)")
     p.add_argument("--split", choices=("train", "val", "test"), default="test")
     p.add_argument("--temperature", type=float, default=1.0)
+    p.add_argument("--top-p", type=float, default=TrainConfig().eval_top_p, help="nucleus mass (default: 0.95)")
     p.add_argument("--n-samples", type=int, default=1)
     p.add_argument("--unmatched", choices=("drop", "nearest"), default="drop")
     p.add_argument("--few-shot", type=int, default=0, help="also measure k-shot prompting (0 = skip)")

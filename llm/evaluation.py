@@ -70,12 +70,19 @@ class EvalReport:
 
 
 def free_exact_match(
-    lm: ClusterLM, histories: np.ndarray, temperature: float = 1.0, seed: int = 0, shots: Shots = ()
+    lm: ClusterLM,
+    histories: np.ndarray,
+    config: GenerationConfig | float = 1.0,
+    seed: int | tuple[int, ...] = 0,
+    shots: Shots = (),
 ) -> float:
-    """Exact-match rate of free generation on ``histories`` (the training curve's metric)."""
-    return lm.free(
-        histories, GenerationConfig(temperature=temperature), seed=seed, shots=shots
-    ).exact_match_rate
+    """Exact-match rate of free generation on ``histories`` (the training curve's metric).
+
+    ``config`` is a GenerationConfig, or just a temperature (pure sampling).
+    """
+    if not isinstance(config, GenerationConfig):
+        config = GenerationConfig(temperature=float(config))
+    return lm.free(histories, config, seed=seed, shots=shots).exact_match_rate
 
 
 def evaluate(

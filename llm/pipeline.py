@@ -129,7 +129,7 @@ def train_model(
     def curve_point(step: int) -> float:
         nonlocal eval_seconds
         t = time.perf_counter()
-        value = free_exact_match(lm, probe, tc.eval_temperature, seed=(seed, step))
+        value = free_exact_match(lm, probe, tc.eval_generation, seed=(seed, step))
         eval_seconds += time.perf_counter() - t
         return value
 
@@ -155,7 +155,7 @@ def train_model(
     sft_seconds = time.perf_counter() - t0 - eval_seconds  # the curve's measurements are not training
 
     test = data.test if len(data.test) else val
-    report = evaluate(lm, test, GenerationConfig(temperature=tc.eval_temperature), seed=seed)
+    report = evaluate(lm, test, tc.eval_generation, seed=seed)
     out = Path(out_dir)
     save_model(
         model,
@@ -201,7 +201,7 @@ def few_shot_baseline(
     lm: ClusterLM,
     data: SFTData,
     k: int = 5,
-    temperature: float = 1.0,
+    config: GenerationConfig | float = 1.0,
     seed: int = 0,
     max_histories: int | None = 512,
 ) -> float:
@@ -216,7 +216,7 @@ def few_shot_baseline(
         pick = np.random.default_rng(seed).choice(len(histories), max_histories, replace=False)
         histories = histories[pick]
     shots = few_shot_examples(data.train, few_shot_fit(lm, k, data.history_length), seed)
-    return free_exact_match(lm, histories, temperature, seed=seed, shots=shots)
+    return free_exact_match(lm, histories, config, seed=seed, shots=shots)
 
 
 def few_shot_fit(lm: ClusterLM, k: int, history_length: int) -> int:

@@ -23,7 +23,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.env import _unbatch
 from envs.errors import ConfigError, StateError
-from envs.recsim_ng.simulation import Simulation
+from envs.recsim_ng.simulation import RecSimNGState, Simulation
 from envs.recsim_ng.stories import Story, interest_evolution_story
 from envs.recsim_ng.world import RecSimNGWorld
 
@@ -98,6 +98,11 @@ class RecSimNGEnv(gym.Env[Obs, np.ndarray]):
         self._next_user = 0
         self._started = False
 
+    @property
+    def state(self) -> RecSimNGState | None:
+        """Hidden state (session arrays and RecSim NG's network value), for oracle agents."""
+        return self.sim.state
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Obs, dict[str, Any]]:
         super().reset(seed=seed)
         if seed is not None:
@@ -151,6 +156,11 @@ class RecSimNGVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         self.action_space = batch_space(self.single_action_space, num_envs)
         self._episode = 0
         self._started = False
+
+    @property
+    def state(self) -> RecSimNGState | None:
+        """Hidden state (session arrays and RecSim NG's network value), for oracle agents."""
+        return self.sim.state
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None

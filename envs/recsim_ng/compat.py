@@ -116,12 +116,14 @@ def skip_edward2_numpy_backend() -> None:
     backend loads; recent scipy has distributions without ``rvs``, so ``import edward2``
     dies with AttributeError. recsim_ng only uses the TensorFlow backend, and the wrapping
     would alter scipy for the whole process anyway. A ``None`` entry in ``sys.modules`` makes
-    that import raise ImportError, which edward2 catches (it then warns; we silence that)."""
+    that import raise ImportError, which edward2 catches (it then warns; we silence that, and
+    tensorflow-probability's own DeprecationWarning about distutils as edward2 imports it)."""
     if "edward2" in sys.modules:
         return
     sys.modules.setdefault("edward2.numpy", None)  # type: ignore[arg-type]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="NumPy backend for Edward2 is not available")
+        warnings.filterwarnings("ignore", message="distutils Version classes are deprecated")
         import edward2  # noqa: F401
 
 

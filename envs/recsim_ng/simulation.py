@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,16 @@ from envs.recsim_ng.recommender import ExternalSlateRecommender  # noqa: E402
 # A new TensorFlow seed per step is drawn below this bound (tf.random.set_seed takes int64;
 # int32 keeps it portable across TF versions).
 _SEED_BOUND = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class RecSimNGState:
+    """``env.state``, as noveltygym's envs expose it to oracle agents: the session bookkeeping
+    (arrays over users) and RecSim NG's network value (a ``recsim_ng`` Value of TensorFlow
+    values per variable name; None before an episode's first step)."""
+
+    session: SessionState
+    network: Mapping[str, Any] | None
 
 
 class Simulation:
@@ -99,6 +110,10 @@ class Simulation:
     @property
     def done(self) -> bool:
         return self.t >= self.horizon
+
+    @property
+    def state(self) -> RecSimNGState | None:
+        return None if self.session is None else RecSimNGState(self.session, self._value)
 
     def step(self, slate: np.ndarray, rng: np.random.Generator) -> Events:
         """Serve ``slate`` (B, S) (validated by the world) and return the step's events."""

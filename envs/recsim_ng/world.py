@@ -136,10 +136,12 @@ class RecSimNGWorld(World):
     @cached_property
     def observation_space(self) -> spaces.Dict:
         """Like noveltygym's (``envs.session.observe``). RecSim NG has no time budget, days or
-        returns: ``session`` is (requests left before the horizon, 0, requests so far, 0)."""
+        returns: ``session`` is (requests left before the horizon, 0, requests so far, 0); the
+        always-0 columns get the bound 1, as in noveltygym's RecSim preset (gymnasium warns on
+        empty intervals)."""
         h, n, m = self.config.history_length, self.corpus.n_items, self.level.n_clusters
         response_high = np.tile(np.array([float(self.corpus.length.max()), 1.0, 1.0], dtype=np.float32), (h, 1))
-        session_high = np.array([self.horizon, 0.0, self.horizon, 0.0], dtype=np.float32)
+        session_high = np.array([self.horizon, 1.0, self.horizon, 1.0], dtype=np.float32)
         return spaces.Dict(
             {
                 "items": spaces.Box(-1, n - 1, shape=(h,), dtype=np.int64),

@@ -46,11 +46,13 @@ class WorldConfig:
     """Interests the user enjoys when found but the system has never seen: what exploration finds."""
     latent_locality: float = 0.7
     """Probability that a latent interest lies near one of the active ones (else anywhere)."""
-    affinity_width: float = 0.35
-    """Width of an interest's Gaussian bump in embedding space."""
+    affinity_width: float = 0.27
+    """Width of an interest's Gaussian bump in embedding space. Narrow enough that neighbouring
+    subtopics are only partly liked (sibling centres lie about 0.35 apart), so novelty found by
+    similarity alone costs enjoyment, while the latent interests themselves are worth finding."""
     w_affinity: float = 4.0
     w_quality: float = 0.4
-    w_satiation: float = 1.5
+    w_satiation: float = 1.2
     satiation_decay: float = 0.7
     """Per click, the weight of older clicks in satiation decays by this factor."""
     interest_learning_rate: float = 0.05

@@ -55,7 +55,7 @@ def run_agent(
                 slates = np.asarray(agent.predict(obs, deterministic=True)[0])
                 exploratory = np.zeros(slates.shape, dtype=bool)
             next_obs, reward, _, _, info = env.step(slates)
-            log.append(Events(**{k: info[k] for k in Events._fields}), slates, exploratory=exploratory)
+            log.append(Events.from_info(info), slates, exploratory=exploratory)
             if ours and learn:
                 agent.update(Transition(obs, slates, reward, next_obs, info, exploratory))
             obs = next_obs

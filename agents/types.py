@@ -37,7 +37,7 @@ class Transition:
     @property
     def events(self) -> Events:
         """The step's per-user events (``envs.state.Events``) read from ``info``."""
-        return Events(**{k: np.asarray(self.info[k]) for k in Events._fields})
+        return Events.from_info(self.info)
 
     @property
     def ended(self) -> np.ndarray:

@@ -16,6 +16,7 @@ import numpy as np
 from envs.env import InterestExplorationVectorEnv
 from envs.errors import ConfigError
 from envs.metrics import EventLog
+from envs.state import Events
 
 if TYPE_CHECKING:
     from envs.world import World
@@ -74,7 +75,7 @@ def organic_log(world: World, n_users: int, n_steps: int, seed: int = 0, explore
     for _ in range(n_steps):
         slate = organic_slates(world, obs, rng, explore)
         obs, _, _, _, info = env.step(slate)
-        log.append(_events_of(info), slate)
+        log.append(Events.from_info(info), slate)
     env.close()
     return log
 
@@ -84,8 +85,3 @@ def organic_logs(world: World, n_users: int, n_steps: int, seed: int = 0, explor
     world's level), engagement (1 = positive), plus clicked, watch_time, liked, day."""
     return organic_log(world, n_users, n_steps, seed, explore).to_frame()
 
-
-def _events_of(info: dict[str, Any]) -> Any:
-    from envs.state import Events
-
-    return Events(**{k: info[k] for k in Events._fields})

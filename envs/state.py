@@ -103,6 +103,11 @@ class Events(NamedTuple):
     def as_info(self) -> dict[str, np.ndarray]:
         return self._asdict()
 
+    @classmethod
+    def from_info(cls, info: dict[str, Any]) -> Events:
+        """The events of a vector env's ``info`` (which may hold other keys, e.g. final_obs)."""
+        return cls(**{k: info[k] for k in cls._fields})
+
 
 def map_rows(fn: Any, *states: T) -> T:
     """Apply ``fn(*arrays)`` to every array field of nested state dataclasses."""

@@ -122,6 +122,8 @@ class ClusterLM:
         return getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
 
     def _check_fits(self, rows: Sequence[PromptRow], new_tokens: int) -> None:
+        if not rows:
+            return
         longest = max(len(p) + len(s) for p, s in rows) + new_tokens
         if self.max_positions is not None and longest > self.max_positions:
             raise ConfigError(

@@ -8,6 +8,9 @@ everything into ``out_dir``:
     out_dir/model.safetensors, config.json, tokenizer files   (save_pretrained)
     out_dir/noveltygym.json    config, seed, level, curve, timings, held-out metrics
     out_dir/sft_data.npz       the split used (test histories are unseen in training)
+
+``fine_tune_model(name_or_path, level, logs, out_dir)`` does the same fine-tuning for any
+transformers causal LM (a saved folder, or "smollm2"), fully or with LoRA (extra ``lora``).
     out_dir/pretrained/        the pretrained-only model (``keep_pretrained=True``; few-shot baseline)
 """
 
@@ -24,13 +27,13 @@ import pandas as pd
 import torch
 
 from llm import prompts
-from llm.config import GenerationConfig, LLMConfig
+from llm.config import GenerationConfig, LLMConfig, TrainConfig
 from llm.data import SFTData, build_sft_data
 from llm.descriptions import DescriptionsLike, HasDescriptions, as_descriptions, descriptions_sha
-from llm.errors import ConfigError
+from llm.errors import ConfigError, MissingExtraError
 from llm.evaluation import evaluate, few_shot_examples, free_exact_match
 from llm.generation import ClusterLM
-from llm.models import build_default_model, save_model
+from llm.models import build_default_model, load_model, save_model
 from llm.tokenization import PromptEncoder, build_word_tokenizer
 from llm.training import LoopSettings, text_examples, train_lm, transition_examples
 
@@ -68,6 +71,74 @@ def world_texts(world: Any) -> list[str]:
     return texts
 
 
+def _sft_data(logs, descriptions: Sequence[str], config: LLMConfig, seed: int, verbose: bool) -> SFTData:
+    dc = config.data
+    return build_sft_data(logs, descriptions, dc.history_length, dc.cap_per_target, dc.cap_per_history,
+                          seed=seed, split=dc.split, verbose=verbose)
+
+
+def fine_tune(
+    model,
+    tokenizer,
+    descriptions: Sequence[str],
+    data: SFTData,
+    config: TrainConfig,
+    seed: int = 0,
+    progress: bool = False,
+) -> tuple[ClusterLM, list[tuple[int, float]], float]:
+    """Fine-tune ``model`` on ``data.train`` in place; return (lm, exact-match curve, seconds).
+
+    The curve is free exact-match on a fixed sample of validation histories every
+    ``config.eval_every`` steps; the seconds exclude those measurements.
+    """
+    lm = ClusterLM(model, tokenizer, descriptions, num_threads=None)
+    val = data.val if len(data.val) else data.train
+    probe = val.unique_histories()
+    probe = probe[np.random.default_rng(seed).choice(len(probe), size=min(config.eval_histories, len(probe)),
+                                                     replace=False)]
+    eval_seconds = 0.0
+
+    def curve_point(step: int) -> float:
+        nonlocal eval_seconds
+        t = time.perf_counter()
+        value = free_exact_match(lm, probe, config.eval_generation, seed=(seed, step))
+        eval_seconds += time.perf_counter() - t
+        return value
+
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+    settings = LoopSettings(config.sft_steps, config.batch_size, config.lr, config.weight_decay,
+                            config.warmup_steps, config.eval_every, config.time_budget_s)
+    t0 = time.perf_counter()
+    curve = train_lm(model, transition_examples(lm.encoder, data.train), pad, settings, seed=seed,
+                     on_eval=curve_point, progress=progress, desc="fine-tune")
+    return lm, curve, time.perf_counter() - t0 - eval_seconds
+
+
+def _finish(lm: ClusterLM, data: SFTData, config: LLMConfig, out_dir: str | Path, seed: int,
+            curve: list[tuple[int, float]], pretrain_seconds: float, sft_seconds: float,
+            metadata: dict[str, Any], verbose: bool) -> TrainResult:
+    """Evaluate on the test split, save model + metadata + data, and build the result."""
+    test = data.test if len(data.test) else (data.val if len(data.val) else data.train)
+    report = evaluate(lm, test, config.train.eval_generation, seed=seed)
+    out = Path(out_dir)
+    save_model(lm.model, lm.tokenizer, out, metadata={
+        **metadata,
+        "seed": seed,
+        "config": config.to_dict(),
+        "n_clusters": lm.n_clusters,
+        "history_length": data.history_length,
+        "descriptions_sha": descriptions_sha(lm.descriptions),
+        "curve": curve,
+        "pretrain_seconds": pretrain_seconds,
+        "sft_seconds": sft_seconds,
+        "test_metrics": report.to_dict(),
+    })
+    data.save(out / SFT_DATA_FILE)
+    if verbose:
+        print(f"pretrain {pretrain_seconds:.1f}s, fine-tune {sft_seconds:.1f}s; held-out:\n{report.summary()}")
+    return TrainResult(out, curve, pretrain_seconds, sft_seconds, data, report.to_dict())
+
+
 def train_model(
     level: DescriptionsLike,
     logs: pd.DataFrame | str | Path,
@@ -87,99 +158,67 @@ def train_model(
     config = config or LLMConfig()
     torch.set_num_threads(config.train.num_threads)
     descriptions = as_descriptions(level)
-    dc, tc = config.data, config.train
-    data = build_sft_data(
-        logs,
-        descriptions,
-        dc.history_length,
-        dc.cap_per_target,
-        dc.cap_per_history,
-        seed=seed,
-        split=dc.split,
-        verbose=verbose,
-    )
+    tc = config.train
+    data = _sft_data(logs, descriptions, config, seed, verbose)
     tokenizer = build_word_tokenizer([*texts, *descriptions])
     model = build_default_model(tokenizer, config.model, seed)
     encoder = PromptEncoder(tokenizer, descriptions)
-    limit = config.model.n_positions
 
     t0 = time.perf_counter()
-    pre = text_examples(encoder, [*texts, *descriptions], limit)
-    train_lm(
-        model,
-        pre,
-        tokenizer.pad_token_id,
-        LoopSettings(tc.pretrain_steps, tc.batch_size, tc.lr, tc.weight_decay, tc.warmup_steps),
-        seed=seed,
-        progress=progress,
-        desc="pretrain",
-    )
+    pre = text_examples(encoder, [*texts, *descriptions], config.model.n_positions)
+    train_lm(model, pre, tokenizer.pad_token_id,
+             LoopSettings(tc.pretrain_steps, tc.batch_size, tc.lr, tc.weight_decay, tc.warmup_steps),
+             seed=seed, progress=progress, desc="pretrain")
     pretrain_seconds = time.perf_counter() - t0
     if keep_pretrained:
         save_model(model, tokenizer, Path(out_dir) / PRETRAINED_DIR, metadata={"kind": "pretrained", "seed": seed})
 
-    lm = ClusterLM(model, tokenizer, descriptions, num_threads=None)
-    val = data.val if len(data.val) else data.train
-    rng = np.random.default_rng(seed)
-    probe = val.unique_histories()
-    probe = probe[rng.choice(len(probe), size=min(tc.eval_histories, len(probe)), replace=False)]
+    lm, curve, sft_seconds = fine_tune(model, tokenizer, descriptions, data, tc, seed, progress)
+    return _finish(lm, data, config, out_dir, seed, curve, pretrain_seconds, sft_seconds,
+                   {"kind": "default"}, verbose)
 
-    eval_seconds = 0.0
 
-    def curve_point(step: int) -> float:
-        nonlocal eval_seconds
-        t = time.perf_counter()
-        value = free_exact_match(lm, probe, tc.eval_generation, seed=(seed, step))
-        eval_seconds += time.perf_counter() - t
-        return value
+def fine_tune_model(
+    name_or_path: str | Path,
+    level: DescriptionsLike,
+    logs: pd.DataFrame | str | Path,
+    out_dir: str | Path,
+    config: LLMConfig | None = None,
+    seed: int = 0,
+    lora_rank: int | None = None,
+    progress: bool = False,
+    verbose: bool = False,
+) -> TrainResult:
+    """Fine-tune any transformers causal LM (a saved folder or "smollm2") on the same data and prompts.
 
-    t0 = time.perf_counter()
-    curve = train_lm(
-        model,
-        transition_examples(encoder, data.train),
-        tokenizer.pad_token_id,
-        LoopSettings(
-            tc.sft_steps,
-            tc.batch_size,
-            tc.lr,
-            tc.weight_decay,
-            tc.warmup_steps,
-            tc.eval_every,
-            tc.time_budget_s,
-        ),
-        seed=seed,
-        on_eval=curve_point,
-        progress=progress,
-        desc="fine-tune",
-    )
-    sft_seconds = time.perf_counter() - t0 - eval_seconds  # the curve's measurements are not training
+    ``lora_rank`` trains LoRA adapters (extra ``lora``: peft) and merges them into the saved
+    weights; ``None`` fine-tunes every weight. ``config.model`` is ignored (the model exists).
+    """
+    config = config or LLMConfig()
+    torch.set_num_threads(config.train.num_threads)
+    descriptions = as_descriptions(level)
+    data = _sft_data(logs, descriptions, config, seed, verbose)
+    model, tokenizer = load_model(name_or_path)
+    torch.manual_seed(seed)
+    trainable = apply_lora(model, lora_rank) if lora_rank is not None else model
+    lm, curve, sft_seconds = fine_tune(trainable, tokenizer, descriptions, data, config.train, seed, progress)
+    if lora_rank is not None:
+        lm = ClusterLM(trainable.merge_and_unload(), tokenizer, descriptions, num_threads=None)
+    return _finish(lm, data, config, out_dir, seed, curve, 0.0, sft_seconds,
+                   {"kind": "fine-tuned", "base": str(name_or_path), "lora_rank": lora_rank}, verbose)
 
-    test = data.test if len(data.test) else val
-    report = evaluate(lm, test, tc.eval_generation, seed=seed)
-    out = Path(out_dir)
-    save_model(
-        model,
-        tokenizer,
-        out,
-        metadata={
-            "kind": "default",
-            "seed": seed,
-            "config": config.to_dict(),
-            "n_clusters": len(descriptions),
-            "history_length": dc.history_length,
-            "descriptions_sha": descriptions_sha(descriptions),
-            "curve": curve,
-            "pretrain_seconds": pretrain_seconds,
-            "sft_seconds": sft_seconds,
-            "test_metrics": report.to_dict(),
-        },
-    )
-    data.save(out / SFT_DATA_FILE)
-    if verbose:
-        print(
-            f"pretrain {pretrain_seconds:.1f}s, fine-tune {sft_seconds:.1f}s; held-out:\n{report.summary()}"
-        )
-    return TrainResult(out, curve, pretrain_seconds, sft_seconds, data, report.to_dict())
+
+def apply_lora(model, rank: int, alpha: int | None = None):
+    """Wrap ``model`` with LoRA adapters on every linear layer (peft, extra ``lora``)."""
+    try:
+        import peft
+    except ImportError as err:
+        raise MissingExtraError("peft", "lora", "LoRA fine-tuning") from err
+    if not isinstance(rank, int) or rank < 1:
+        raise ConfigError(f"lora_rank must be a positive integer, got {rank!r}")
+    lora = peft.LoraConfig(r=rank, lora_alpha=alpha or 2 * rank, target_modules="all-linear",
+                           lora_dropout=0.0, task_type="CAUSAL_LM")
+    return peft.get_peft_model(model, lora)
 
 
 def train_default_model(
@@ -235,8 +274,11 @@ def few_shot_fit(lm: ClusterLM, k: int, history_length: int) -> int:
 
 __all__ = [
     "TrainResult",
+    "apply_lora",
     "few_shot_baseline",
     "few_shot_fit",
+    "fine_tune",
+    "fine_tune_model",
     "train_default_model",
     "train_model",
     "world_level",

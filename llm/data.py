@@ -197,7 +197,7 @@ def _n_clusters(n_clusters: int | DescriptionsLike) -> int:
         if n_clusters < 1:
             raise DataError(f"n_clusters must be >= 1, got {n_clusters}")
         return int(n_clusters)
-    return len(as_descriptions(n_clusters))
+    return len(as_descriptions(n_clusters))  # type: ignore[arg-type]  # bool was rejected above
 
 
 def extract_transitions(df: pd.DataFrame, history_length: int) -> tuple[Transitions, dict[str, int]]:
@@ -282,7 +282,7 @@ def build_sft_data(
     Raises:
         DataError: malformed or empty logs, unknown clusters, or no usable transition.
     """
-    config = DataConfig(history_length, cap_per_target, cap_per_history, tuple(split))
+    config = DataConfig(history_length, cap_per_target, cap_per_history, tuple(split))  # type: ignore[arg-type]
     m = _n_clusters(n_clusters)
     df = read_logs(logs)
     validate_logs(df, m)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Iterator, Sequence
 from functools import cache
+from typing import Any
 
 import torch
 
@@ -31,7 +32,7 @@ PromptRow = tuple[tuple[int, ...], tuple[int, ...]]  # (prefix ids, suffix ids);
 
 
 @cache
-def _cache_keyword(forward_type: type) -> str:
+def _cache_keyword(forward_type: Any) -> str:
     # transformers 5 renamed `past_key_values` to `cache`; support both (pyproject allows >= 4.51).
     params = inspect.signature(forward_type.forward).parameters
     return "cache" if "cache" in params else "past_key_values"
@@ -41,7 +42,7 @@ def forward_last(model, ids: torch.Tensor, cache=None):
     """Run ``ids`` (B, T) after ``cache``; return the last position's logits (B, V) and the cache."""
     kwargs = {"use_cache": True, "logits_to_keep": 1}
     if cache is not None:
-        kwargs[_cache_keyword(type(model))] = cache
+        kwargs[_cache_keyword(type(model))] = cache  # type: ignore[arg-type]  # classes are hashable
     out = model(input_ids=ids, **kwargs)
     new_cache = out.get("cache") if out.get("cache") is not None else out.get("past_key_values")
     return out.logits[:, -1, :].float(), new_cache

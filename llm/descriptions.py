@@ -23,7 +23,8 @@ _DESCRIPTION = re.compile(r"[a-z0-9]+(?: [a-z0-9]+)*")
 class HasDescriptions(Protocol):
     """What ``llm`` needs from ``envs.ClusterLevel``: its descriptions, in cluster-id order."""
 
-    descriptions: Sequence[str]
+    @property
+    def descriptions(self) -> Sequence[str]: ...
 
 
 DescriptionsLike = HasDescriptions | Sequence[str]

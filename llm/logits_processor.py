@@ -54,7 +54,7 @@ class TrieLogitsProcessor(LogitsProcessor):
         if finished.any():
             masked[finished] = float("-inf")
             masked[finished, self.eos_token_id] = 0.0
-        return masked
+        return masked  # type: ignore[return-value]  # a float tensor, as the processor API expects
 
 
 def clusters_of(trie: DescriptionTrie, generated: torch.Tensor) -> np.ndarray:

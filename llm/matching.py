@@ -42,5 +42,5 @@ class DescriptionMatcher:
         clusters = exact.copy()
         if policy == "nearest":
             for i in np.flatnonzero(exact < 0):
-                clusters[i] = self.nearest(texts[i])
+                clusters[i] = self.nearest(texts[int(i)])
         return clusters, exact >= 0

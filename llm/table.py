@@ -86,7 +86,10 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 
 
 def _save_json(path: Path, obj: dict) -> None:
-    _atomic_write(path, lambda tmp: tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n"))
+    def write(tmp: Path) -> None:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+
+    _atomic_write(path, write)
 
 
 class _Lookup:

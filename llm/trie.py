@@ -132,9 +132,9 @@ class DescriptionTrie:
             if leaf_cluster[s] >= 0:
                 n_leaves[s], single[s] = 1, leaf_cluster[s]
             else:
-                kids = list(children[s].values())
-                n_leaves[s] = sum(n_leaves[c] for c in kids)
-                single[s] = single[kids[0]] if n_leaves[s] == 1 else -1
+                child_states = list(children[s].values())
+                n_leaves[s] = sum(n_leaves[c] for c in child_states)
+                single[s] = single[child_states[0]] if n_leaves[s] == 1 else -1
         leaf_tin = np.zeros(n_leaves_total, dtype=np.int64)
         for s, c in leaf_of_state.items():
             leaf_tin[c] = tin[s]

@@ -12,9 +12,11 @@ RecSim preset has RecSim's 20), 100 documents (RecSim NG's default), slates of 2
   run: the simulation engine alone, as fast as RecSim NG runs it. The headline.
 - ``recsim_ng_app``: the application as published, its collaborative-filtering recommender
   choosing the slates inside the graph (the policy's cost included).
-- ``adapter``: RecSim NG stepped through this project's gymnasium adapter (eager, one slate
-  per call, reseeded per step), what agents see.
-- ``noveltygym``: noveltygym's vector env on its RecSim preset with the same sizes.
+- ``adapter``: RecSim NG stepped through this project's gymnasium adapter, what agents see:
+  one slate per call, the step compiled to a graph (traced in the warm-up), seeded per step,
+  observations and events returned to Python every step.
+- ``noveltygym``: noveltygym's vector env on its RecSim preset with the same sizes (also one
+  slate per call, observations and events every step).
 
 The last line is one JSON object: ``recsim_ng_user_steps_per_s``,
 ``noveltygym_user_steps_per_s`` and ``ratio`` (noveltygym / RecSim NG) at the largest size,

@@ -7,11 +7,12 @@ response becomes noveltygym's ``Response`` and goes through the same bookkeeping
 noveltygym world (``envs.session.engagement_events``: history window, engaged-cluster
 bitset, novelty), so events, observations and metrics mean the same thing.
 
-Randomness: RecSim NG samples through TensorFlow's global random state. Before every step
-the global seed is set from the caller's ``numpy.random.Generator``, so a rollout depends
-only on the env's seed, whatever else ran in the process before or in between (STYLE.md #5).
-Steps run eagerly: a compiled step would fix its random streams when traced, so reseeding
-would no longer reach it.
+Randomness: RecSim NG's random variables are drawn statelessly from a seed the caller's
+``numpy.random.Generator`` sets before every step (``envs.recsim_ng.seeding``), so a rollout
+depends only on the env's seed, whatever else ran in the process before or in between
+(STYLE.md #5). That is what lets a step be compiled to one TensorFlow graph (traced once per
+simulation, ~40x faster than eager steps at 1,000 users); a story that draws random numbers
+outside edward2 is stepped eagerly instead, with TensorFlow's global seed also set per step.
 """
 
 from __future__ import annotations
@@ -35,11 +36,15 @@ compat.ensure()  # before TensorFlow and recsim_ng load (see compat's module doc
 
 import tensorflow as tf  # noqa: E402
 from recsim_ng.core import network as network_lib  # noqa: E402
+from recsim_ng.core.value import Value  # noqa: E402
 
 from envs.recsim_ng.recommender import ExternalSlateRecommender  # noqa: E402
+from envs.recsim_ng.seeding import StatelessSampling, stateful_random_ops  # noqa: E402
 
-# A new TensorFlow seed per step is drawn below this bound (tf.random.set_seed takes int64;
-# int32 keeps it portable across TF versions).
+# One step's network value for TensorFlow: per variable (in network order), its fields.
+Packed = list[dict[str, tf.Tensor]]
+
+# Seeds are drawn below this bound: stateless seeds are int32 pairs.
 _SEED_BOUND = 2**31 - 1
 
 
@@ -60,9 +65,12 @@ class Simulation:
     slate, as its own stories answer the first recommendation); ``step(slate, rng)`` serves
     one slate to every user and returns the step's events. An episode lasts ``horizon``
     requests for every user at once: RecSim NG's users never leave on their own.
+    ``graph_compile`` (as RecSim NG's ``TFRuntime``) compiles the step on first use.
     """
 
-    def __init__(self, story: Story, horizon: int, history_length: int, world_seed: int = 0) -> None:
+    def __init__(
+        self, story: Story, horizon: int, history_length: int, world_seed: int = 0, graph_compile: bool = True
+    ) -> None:
         for name, v in (("horizon", horizon), ("history_length", history_length)):
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise ConfigError(f"{name}={v!r} must be a positive integer")
@@ -88,7 +96,12 @@ class Simulation:
             seed=world_seed,
         )
         self._topics = docs.topic
-        self._value: dict[str, Any] | None = None
+        self._names = tuple(v.name for v in self.network.variables)
+        self._sampling = StatelessSampling(tf.Variable([0, 0], dtype=tf.int32, trainable=False, name="noveltygym_seed"))
+        self._sampling.attach(self.network.variables)
+        self.graph_compile = graph_compile
+        self._fns: tuple[Callable[[], Packed], Callable[[Packed], Packed]] | None = None
+        self._packed: Packed | None = None
         self.session: SessionState | None = None
         self.t = 0
 
@@ -98,7 +111,7 @@ class Simulation:
             np.asarray(user_ids, dtype=np.int64), self.world.config.history_length,
             self.world.level.n_clusters, float(self.horizon),
         )
-        self._value = None
+        self._packed = None
         self.t = 0
         return observe(self.session)
 
@@ -113,21 +126,29 @@ class Simulation:
 
     @property
     def state(self) -> RecSimNGState | None:
-        return None if self.session is None else RecSimNGState(self.session, self._value)
+        if self.session is None:
+            return None
+        return RecSimNGState(self.session, None if self._packed is None else self._unpack(self._packed))
 
     def step(self, slate: np.ndarray, rng: np.random.Generator) -> Events:
         """Serve ``slate`` (B, S) (validated by the world) and return the step's events."""
         if self.session is None:
             raise StateError("step() before reset(); reset the simulation first")
         slate = self.world.validate_slate(slate, self.n_users)
+        initial, advance = self._functions()
         self._slate.assign(slate.astype(np.int32))
-        tf.random.set_seed(int(rng.integers(_SEED_BOUND)))
-        if self._value is None:
-            self._value = self.network.initial_step()
-            self._check_same_corpus(self._value["available docs"])
+        seeds = rng.integers(_SEED_BOUND, size=3)  # always 3 draws: both modes consume rng alike
+        self._sampling.seed.assign(seeds[:2].astype(np.int32))
+        if not self.graph_compile:
+            tf.random.set_seed(int(seeds[2]))  # random ops outside edward2 (eager only)
+        if self._packed is None:
+            self._packed = initial()
+            self._check_same_corpus(self._field("available docs", "doc_topic"))
         else:
-            self._value = self.network.step(self._value)
-        response = self._response(slate, self._value["user response"])
+            self._packed = advance(self._packed)
+        response = self._response(
+            slate, self._field("user response", "choice"), self._field("user response", "consumed_time")
+        )
         events, s = engagement_events(self.session, response, self.world.level.item_cluster, response.choice >= 0)
         self.t += 1
         done = np.full(self.n_users, self.done)
@@ -139,13 +160,56 @@ class Simulation:
         )
         return events._replace(session_end=done)
 
-    def _response(self, slate: np.ndarray, user_response: Any) -> Response:
+    # --- the network, eager or compiled ------------------------------------------------------------
+    def _functions(self) -> tuple[Callable[[], Packed], Callable[[Packed], Packed]]:
+        if self._fns is None:
+            self._fns = self._compiled() if self.graph_compile else (self._initial, self._advance)
+        return self._fns
+
+    def _compiled(self) -> tuple[Callable[[], Packed], Callable[[Packed], Packed]]:
+        """Both steps traced once; refused (eager instead) when the graph holds random ops
+        that the stateless sampling does not reach, since their draws would ignore the seed."""
+        initial = tf.function(self._initial).get_concrete_function()
+        spec = tf.nest.map_structure(lambda t: tf.TensorSpec(t.shape, t.dtype), initial.structured_outputs)
+        advance = tf.function(self._advance).get_concrete_function(spec)
+        stateful = stateful_random_ops(initial.graph) | stateful_random_ops(advance.graph)
+        if stateful:
+            warnings.warn(
+                f"story {self.story.name!r} draws random numbers outside edward2 ({sorted(stateful)}), which a "
+                "compiled step cannot reseed; stepping eagerly instead (slower, still seeded)",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+            self.graph_compile = False
+            return self._initial, self._advance
+        return initial, advance
+
+    def _initial(self) -> Packed:
+        with self._sampling.active():
+            return self._pack(self.network.initial_step())
+
+    def _advance(self, packed: Packed) -> Packed:
+        with self._sampling.active():
+            return self._pack(self.network.step(self._unpack(packed)))
+
+    def _pack(self, value: Mapping[str, Any]) -> Packed:
+        return [{k: tf.convert_to_tensor(x) for k, x in value[n].as_dict.items()} for n in self._names]
+
+    def _unpack(self, packed: Packed) -> dict[str, Any]:
+        return {n: Value(**fields) for n, fields in zip(self._names, packed, strict=True)}
+
+    def _field(self, variable: str, field: str) -> np.ndarray:
+        assert self._packed is not None  # internal: called after a step
+        return np.asarray(self._packed[self._names.index(variable)][field])
+
+    # --- RecSim NG's values as noveltygym's -------------------------------------------------------
+    def _response(self, slate: np.ndarray, choice_field: np.ndarray, consumed_field: np.ndarray) -> Response:
         """RecSim NG's response (choice = slate_size means none) as noveltygym's. Every click
         counts as positive, as in noveltygym's RecSim preset: RecSim's users have no like
         signal, and the choice itself is the engagement."""
         b = self.n_users
-        choice = _numpy(user_response.get("choice")).reshape(b).astype(np.int64)
-        consumed = _numpy(user_response.get("consumed_time")).reshape(b).astype(np.float32)
+        choice = choice_field.reshape(b).astype(np.int64)
+        consumed = consumed_field.reshape(b).astype(np.float32)
         clicked = (choice >= 0) & (choice < self.slate_size)
         rows = np.arange(b)
         item = np.where(clicked, slate[rows, np.where(clicked, choice, 0)], -1)
@@ -162,8 +226,8 @@ class Simulation:
             closeness=np.zeros(b, dtype=np.float32),
         )
 
-    def _check_same_corpus(self, available_docs: Any) -> None:
-        topic = _numpy(available_docs.get("doc_topic")).astype(np.int64)
+    def _check_same_corpus(self, doc_topic: np.ndarray) -> None:
+        topic = doc_topic.astype(np.int64)
         if topic.shape != self._topics.shape or not np.array_equal(topic, self._topics):
             raise DataError(
                 f"story {self.story.name!r} drew a different corpus for this episode (doc_topic changed); "

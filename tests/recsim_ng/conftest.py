@@ -46,11 +46,13 @@ def random_slates(rng: np.random.Generator, n_users: int, n_items: int, slate_si
 
 @pytest.fixture(scope="session")
 def vector_env() -> Callable[..., Any]:
-    """Factory of RecSim NG interest-evolution vector envs (imports TensorFlow on first use)."""
+    """Factory of RecSim NG interest-evolution vector envs (imports TensorFlow on first use).
+    Eager by default: tracing the compiled step (~2 s) outweighs a few test steps, and
+    test_adapter checks that compiled steps give the same results."""
 
-    def make(num_envs: int = 8, horizon: int = 4, **kwargs: Any) -> Any:
+    def make(num_envs: int = 8, horizon: int = 4, graph_compile: bool = False, **kwargs: Any) -> Any:
         from envs.recsim_ng import RecSimNGVectorEnv
 
-        return RecSimNGVectorEnv(num_envs, horizon=horizon, **kwargs)
+        return RecSimNGVectorEnv(num_envs, horizon=horizon, graph_compile=graph_compile, **kwargs)
 
     return make

@@ -46,7 +46,7 @@ def test_gymnasium_env_checker() -> None:
 
     from envs.recsim_ng import RecSimNGEnv
 
-    check_env(RecSimNGEnv(horizon=5), skip_render_check=True)
+    check_env(RecSimNGEnv(horizon=5, graph_compile=False), skip_render_check=True)
 
 
 def test_sb3_env_checker() -> None:
@@ -54,7 +54,7 @@ def test_sb3_env_checker() -> None:
 
     from envs.recsim_ng import RecSimNGEnv
 
-    check_env(RecSimNGEnv(horizon=5), warn=False)
+    check_env(RecSimNGEnv(horizon=5, graph_compile=False), warn=False)
 
 
 def test_observations_lie_in_the_spaces(vector_env: VecFactory) -> None:
@@ -93,10 +93,42 @@ def test_rollout_does_not_depend_on_other_envs_stepping_in_between(vector_env: V
     _assert_same(alone, mixed)
 
 
+def test_compiled_steps_equal_eager_steps(vector_env: VecFactory) -> None:
+    """One seed, one rollout, whether the step is a TensorFlow graph or eager Python (and
+    across separately built networks, whose variables RecSim NG may order differently)."""
+    compiled = vector_env(5, horizon=3, graph_compile=True)
+    _assert_same(_rollout(compiled, 4, 5), _rollout(vector_env(5, horizon=3), 4, 5))
+    assert compiled.sim.graph_compile  # interest evolution draws only through edward2
+
+
+def test_story_with_draws_outside_edward2_steps_eagerly_and_stays_seeded() -> None:
+    import tensorflow as tf
+    from recsim_ng.applications.recsys_partially_observable_rl import user
+    from recsim_ng.core.value import Value
+
+    from envs.recsim_ng import RecSimNGVectorEnv, Story, interest_evolution_story
+
+    class JitteryUser(user.InterestEvolutionUser):  # type: ignore[misc]
+        def next_response(self, previous_state: Any, slate_docs: Any) -> Any:
+            response = super().next_response(previous_state, slate_docs)
+            jitter = tf.random.uniform(tf.shape(response.get("consumed_time")), maxval=0.01)
+            return Value(choice=response.get("choice"), consumed_time=response.get("consumed_time") + jitter)
+
+    base = interest_evolution_story()
+    story = Story("jittery", base.config, JitteryUser, base.corpus_ctor, base.metrics_ctor)
+    runs = []
+    for _ in range(2):
+        env = RecSimNGVectorEnv(4, story=story, horizon=3)
+        with pytest.warns(RuntimeWarning, match="outside edward2"):
+            runs.append(_rollout(env, 0, 3))
+        assert not env.sim.graph_compile
+    _assert_same(*runs)
+
+
 def test_single_env_equals_vector_env_of_one(vector_env: VecFactory) -> None:
     from envs.recsim_ng import RecSimNGEnv
 
-    single, vec = RecSimNGEnv(horizon=4), vector_env(1, horizon=4)
+    single, vec = RecSimNGEnv(horizon=4, graph_compile=False), vector_env(1, horizon=4)
     obs_s, _ = single.reset(seed=7)
     obs_v, _ = vec.reset(seed=7)
     rng = np.random.default_rng(0)
@@ -135,7 +167,7 @@ def test_autoreset_at_the_horizon_brings_new_users(vector_env: VecFactory) -> No
 def test_single_env_refuses_to_step_after_the_horizon() -> None:
     from envs.recsim_ng import RecSimNGEnv
 
-    env = RecSimNGEnv(horizon=1)
+    env = RecSimNGEnv(horizon=1, graph_compile=False)
     env.reset(seed=0)
     _, _, terminated, truncated, _ = env.step(np.array([0, 1]))
     assert truncated and not terminated
@@ -211,7 +243,7 @@ def test_step_before_reset() -> None:
     with pytest.raises(StateError, match="before reset"):
         RecSimNGVectorEnv(2).step(np.array([[0, 1], [0, 1]]))
     with pytest.raises(StateError, match="before reset"):
-        RecSimNGEnv().step(np.array([0, 1]))
+        RecSimNGEnv(graph_compile=False).step(np.array([0, 1]))
 
 
 @pytest.mark.parametrize(
@@ -308,7 +340,7 @@ def test_corpus_redrawn_each_episode_is_refused() -> None:
 
     base = interest_evolution_story()
     story = Story("fresh corpus", base.config, base.user_ctor, corpus.CorpusWithTopicAndQuality, base.metrics_ctor)
-    env = RecSimNGVectorEnv(2, story=story, horizon=1)
+    env = RecSimNGVectorEnv(2, story=story, horizon=1, graph_compile=False)
     env.reset(seed=0)
     with pytest.raises(DataError, match="different corpus"):
         env.step(np.array([[0, 1], [0, 1]]))

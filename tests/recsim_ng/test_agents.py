@@ -92,7 +92,7 @@ def test_experiment_config_builds_its_env_and_agents() -> None:
     section = dict(raw["recsim_ng"])
     assert section.pop("story") == "interest_evolution"
     section["horizon"] = 3  # the config's sizes, a short episode
-    env = RecSimNGVectorEnv(8, **section)
+    env = RecSimNGVectorEnv(8, graph_compile=False, **section)
     assert env.world.level.n_clusters == section["num_topics"]
     obs, _ = env.reset(seed=0)
     rng = np.random.default_rng(0)

@@ -37,16 +37,39 @@ class ClusterItems:
     """Items of every cluster of one level, laid out for vectorized draws.
 
     ``set_weights`` takes (N,) non-negative item weights (e.g. learned engagement); ``sample``
-    then draws an item of each given cluster with probability ∝ weight."""
+    then draws an item of each given cluster with probability ∝ weight.
+
+    Layout: a (M, W) table per cluster, W = the largest cluster size rounded up to a power of
+    two, holding the cluster's items and the running share of its weight (the within-cluster
+    CDF). A draw is a branch-free binary search of log2(W) gathers over that row: O(log W) per
+    draw, no (B, W) temporaries, and it only touches a table that fits in cache."""
 
     def __init__(self, level: ClusterLevel) -> None:
         self.level = level
         self.order, self.offsets = level.members  # items sorted by cluster, (M + 1,) offsets
         self.sizes = np.diff(self.offsets)
-        self.cum = np.arange(1, len(self.order) + 1, dtype=np.float64)  # uniform until set
+        largest = max(int(self.sizes.max()) if len(self.sizes) else 1, 1)
+        self.width = 1 << (largest - 1).bit_length()  # W >= largest, a power of two
+        # Binary-search steps W/2, ..., 1: they add up to W - 1 >= the largest index a draw needs.
+        self._steps = [self.width >> j for j in range(1, self.width.bit_length())]
+        m, w = len(self.sizes), self.width
+        col = np.arange(w)
+        self._slot = self.offsets[:-1, None] + col[None, :]  # (M, W) position in ``order``
+        self._valid = col[None, :] < self.sizes[:, None]  # (M, W)
+        items = np.where(self._valid, self.order[np.minimum(self._slot, max(len(self.order) - 1, 0))], -1)
+        self._items = items.reshape(m * w)  # (M·W,) item ids, -1 padding
+        self.set_weights(np.ones(len(self.order)))
 
     def set_weights(self, weights: np.ndarray) -> None:
-        self.cum = np.cumsum(np.asarray(weights, dtype=np.float64)[self.order])
+        w = np.asarray(weights, dtype=np.float64)
+        row = np.where(self._valid, w[self.order[np.minimum(self._slot, max(len(self.order) - 1, 0))]], 0.0)
+        cum = np.cumsum(row, axis=1)  # (M, W) running weight inside each cluster
+        total = cum[:, -1:]
+        uniform = np.cumsum(self._valid, axis=1) / np.maximum(self.sizes[:, None], 1)
+        cdf = np.where(total > 0, cum / np.where(total > 0, total, 1.0), uniform)
+        # The last item of a cluster (and the padding) ends the search: no u in [0, 1) passes it.
+        last = np.arange(self.width)[None, :] >= (self.sizes[:, None] - 1)
+        self._cdf = np.where(last, 2.0, cdf).reshape(-1)  # (M·W,) float64
 
     def check(self, clusters: np.ndarray) -> None:
         """EmptyClusterError if any of ``clusters`` holds no item."""
@@ -62,9 +85,17 @@ class ClusterItems:
     def sample(self, clusters: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """An item of each cluster (any shape), drawn ∝ the item weights."""
         c = np.asarray(clusters, dtype=np.int64)
+        return self.sample_at(c, rng.random(c.shape))
+
+    def sample_at(self, clusters: np.ndarray, u: np.ndarray) -> np.ndarray:
+        """The item of each cluster at CDF position ``u`` in [0, 1) (same shape): the inverse
+        CDF of the item weights, so uniform ``u`` draws ∝ weight."""
+        c = np.asarray(clusters, dtype=np.int64)
         self.check(c)
-        idx = segment_sample(self.cum, self.offsets[c], self.offsets[c + 1], rng.random(c.shape))
-        return self.order[idx]
+        q = c * self.width  # flat index of the cluster's first item; moves to the drawn one
+        for s in self._steps:
+            q += (np.take(self._cdf, q + (s - 1)) <= u) * s
+        return np.take(self._items, q)
 
 
 @lru_cache(maxsize=16)
@@ -80,31 +111,66 @@ def padded_members(level: ClusterLevel) -> np.ndarray:
     return out
 
 
+def spread_within_groups(groups: np.ndarray, u: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """(B, n) uniforms on [0, 1) that keep draws of one group apart (systematic sampling).
+
+    In each row, the m slots sharing a value of ``groups`` (B, n) take disjoint strata: the
+    r-th of them (slot order) gets (r + u) / m, and the group's strata are rotated by the
+    ``offset`` of its first slot. ``u`` and ``offset`` are (B, n) independent uniforms, so
+    every slot's value is still uniform on [0, 1) (its draw through an inverse CDF keeps its
+    distribution), while items drawn for the same cluster repeat only when one item holds
+    more than 1/m of the cluster's weight. Rows of more than 32 slots are returned as ``u``."""
+    b, n = groups.shape
+    if n > 32:
+        return u
+    g = np.ascontiguousarray(groups.T)  # (n, B): each slot's column contiguous
+    rank = np.zeros((n, b), dtype=np.int8)  # earlier slots of the same group
+    count = np.ones((n, b), dtype=np.int8)  # slots of the group
+    first = np.repeat(np.arange(n, dtype=np.int8)[:, None], b, axis=1)  # the group's first slot
+    for j in range(1, n):
+        for i in range(j - 1, -1, -1):  # descending: the last match is the group's first slot
+            eq = (g[i] == g[j]).view(np.int8)  # int8 arithmetic: no casts, no masked writes
+            rank[j] += eq
+            count[i] += eq
+            count[j] += eq
+            first[j] -= eq * (first[j] - np.int8(i))
+    x = (rank.T + u) / count.T + np.take(offset, first.T + (np.arange(b) * n)[:, None])  # in [0, 2)
+    x -= x >= 1.0  # modulo 1 (np.mod costs ten times more)
+    return x
+
+
 def gumbel(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
-    return -np.log(-np.log(rng.random(shape) + 1e-20) + 1e-20)
+    """Standard Gumbel noise, float32: ample resolution for ranking, and float32 logs cost a
+    tenth of float64 ones."""
+    eps = np.float32(1e-20)
+    return -np.log(-np.log(rng.random(shape, dtype=np.float32) + eps) + eps)
 
 
 def top_k_members(members: np.ndarray, scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
     """(B, k) the k best-scoring members of each row, best first; -1 where the row has fewer
     than k valid members. members (B, P) with -1 padding; scores (B, P) float; ``exclude``
     (B, X) item ids to skip (e.g. the user's recent items), -1 ignored."""
-    s = np.where(members >= 0, scores, -np.inf)
+    b, p = members.shape
+    valid = members >= 0
+    s = np.where(valid, scores, -np.inf)
     if exclude is not None and exclude.size:
-        hit = (members[:, :, None] == exclude[:, None, :]).any(axis=2) & (members >= 0)
-        # Excluded items rank after every other valid member, not out: a small cluster the user
-        # has fully seen still yields items.
-        s = np.where(hit, np.minimum(s, 0.0) - 1e9, s)
-    k_eff = min(k, members.shape[1])
-    if k_eff < members.shape[1]:
-        part = np.argpartition(-s, k_eff - 1, axis=1)[:, :k_eff]
-    else:
-        part = np.broadcast_to(np.arange(k_eff), (len(s), k_eff))
-    order = np.argsort(-np.take_along_axis(s, part, axis=1), axis=1, kind="stable")
-    pick = np.take_along_axis(part, order, axis=1)
-    items = np.take_along_axis(members, pick, axis=1)
-    valid = np.isfinite(np.take_along_axis(s, pick, axis=1))
-    out = np.full((len(s), k), -1, dtype=np.int64)
-    out[:, :k_eff] = np.where(valid, items, -1)
+        hit = np.zeros((b, p), dtype=bool)
+        for j in range(exclude.shape[1]):  # one (B, P) comparison per excluded column, not (B, P, X)
+            hit |= members == exclude[:, j, None]
+        hit &= valid
+        # Excluded items rank after every other valid member, in their own order, not out: a
+        # small cluster the user has fully seen still yields items.
+        lo = np.min(s, where=valid, initial=np.inf)
+        hi = np.max(s, where=valid, initial=-np.inf)
+        shift = hi - lo + 1.0 if np.isfinite(hi - lo) else 1e9
+        s = np.where(hit, s - np.asarray(shift, dtype=s.dtype), s)
+    out = np.full((b, k), -1, dtype=np.int64)
+    flat_members, rows = members.reshape(-1), np.arange(b) * p
+    # k rounds of argmax (k is a few slots): cheaper than argpartition + argsort on short rows.
+    for i in range(min(k, p)):
+        pick = rows + s.argmax(axis=1)
+        out[:, i] = np.where(np.take(s, pick) > -np.inf, np.take(flat_members, pick), -1)
+        np.put(s, pick, -np.inf)
     return out
 
 
@@ -124,6 +190,21 @@ def duplicate_mask(slate: np.ndarray, fixed: np.ndarray | None = None) -> np.nda
     return dup if fixed is None else dup & ~fixed
 
 
+def repeating_rows(slate: np.ndarray) -> np.ndarray:
+    """(B,) whether each row of ``slate`` (B, S) holds an item twice. Short slates compare
+    every pair of slots, each a contiguous (B,) column: cheaper than sorting B short rows."""
+    b, s = slate.shape
+    if s > 16:
+        srt = np.sort(slate, axis=1)
+        return (srt[:, 1:] == srt[:, :-1]).any(axis=1)
+    cols = np.ascontiguousarray(slate.T)
+    rep = np.zeros(b, dtype=bool)
+    for j in range(1, s):
+        for i in range(j):
+            rep |= cols[i] == cols[j]
+    return rep
+
+
 def make_distinct(
     slate: np.ndarray,
     clusters: np.ndarray,
@@ -137,9 +218,8 @@ def make_distinct(
     ``fixed`` positions are never changed. Returns a new (B, S) array of distinct rows."""
     slate = slate.copy()
     n_items = len(sampler.order)
-    # Few rows repeat an item: find them with one sort, then work on those rows only.
-    srt = np.sort(slate, axis=1)
-    rows = np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+    # Few rows repeat an item: find them, then work on those rows only.
+    rows = np.flatnonzero(repeating_rows(slate))
     if not len(rows):
         return slate
     for r in range(rounds + 64):

@@ -36,5 +36,5 @@ class ItemPolicy(ABC):
         fewer than k items. Raises EmptyClusterError for a cluster without items."""
         clusters = np.asarray(clusters, dtype=np.int64)
         self.cluster_items.check(clusters)
-        members = self.members[clusters]
+        members = np.take(self.members, clusters, axis=0)  # (B, P)
         return top_k_members(members, self.scores(obs, clusters, members, rng), k, exclude=obs["items"])

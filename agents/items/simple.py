@@ -56,4 +56,5 @@ class EngagementItems(ItemPolicy):
 
     def scores(self, obs: Obs, clusters: np.ndarray, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         rate = self.source.stats.item_rate()  # type: ignore[attr-defined]
-        return np.log(rate[np.maximum(members, 0)]) / self.temperature + gumbel(rng, members.shape)
+        log_weight = (np.log(rate) / self.temperature).astype(np.float32)  # (N,): one log per item, not per slot
+        return np.take(log_weight, np.maximum(members, 0)) + gumbel(rng, members.shape)

@@ -22,7 +22,8 @@ def run_agent(
     n_steps: int,
     seed: int = 0,
     learn: bool = True,
-    on_step: Callable[[InterestExplorationVectorEnv], None] | None = None,
+    on_step: Callable[[Any], None] | None = None,
+    env: Any = None,
 ) -> EventLog:
     """Serve ``n_users`` users of ``world`` for ``n_steps`` requests and log the events.
 
@@ -30,7 +31,9 @@ def run_agent(
     two streams never interleave). The log's slates carry an ``exploratory`` (B, S) extra for
     metrics split by exploration. With ``learn`` the agent's ``update`` sees every step (the
     online feedback loop); SB3 models (anything with ``predict`` but no ``act_explained``)
-    are served as they are, with no exploratory slots marked."""
+    are served as they are, with no exploratory slots marked. ``env`` serves another batched
+    population with the same interface (e.g. ``envs.recsim_ng.RecSimNGVectorEnv``) instead of
+    a new noveltygym vector env; it must hold ``n_users`` users and is not closed here."""
     if isinstance(n_users, bool) or not isinstance(n_users, int) or n_users < 1:
         raise ConfigError(f"n_users={n_users!r} must be a positive integer")
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
@@ -38,7 +41,11 @@ def run_agent(
     ours = hasattr(agent, "act_explained")
     if not ours and not hasattr(agent, "predict"):
         raise ConfigError(f"{type(agent).__name__} has neither act_explained() nor predict(); pass an agent")
-    env = InterestExplorationVectorEnv(n_users, world=world)
+    owned = env is None
+    if owned:
+        env = InterestExplorationVectorEnv(n_users, world=world)
+    elif env.num_envs != n_users:
+        raise ConfigError(f"env serves {env.num_envs} users but n_users={n_users}; build it with num_envs={n_users}")
     try:
         obs, _ = env.reset(seed=seed)
         if ours:
@@ -60,7 +67,8 @@ def run_agent(
                 agent.update(Transition(obs, slates, reward, next_obs, info, exploratory))
             obs = next_obs
     finally:
-        env.close()
+        if owned:
+            env.close()
     return log
 
 

@@ -54,17 +54,17 @@ def last_distinct(window: np.ndarray, length: int) -> np.ndarray:
     """(B, L) the last ``length`` clusters of each window (B, H), oldest first, after dropping
     empty slots (-1) and consecutive repeats: the history format the language layer learns
     from (llm/data.py drops consecutive repeats). Rows with fewer are left-padded with -1."""
-    b = window.shape[0]
-    keep = window >= 0
+    # On (H, B): the scans over a row's H slots run across users, not along B short rows.
+    w = np.ascontiguousarray(window.T)
+    keep = w >= 0
     # Keep the last of each run of equal clusters (the following slot differs or is the end).
-    keep[:, :-1] &= window[:, :-1] != window[:, 1:]
+    keep[:-1] &= w[:-1] != w[1:]
     # Position from the end among kept slots: 1 = newest kept.
-    from_end = np.cumsum(keep[:, ::-1], axis=1)[:, ::-1]
-    take = keep & (from_end <= length)
-    out = np.full((b, length), -1, dtype=np.int64)
-    rows, cols = np.nonzero(take)
-    out[rows, length - from_end[rows, cols]] = window[rows, cols]
-    return out
+    from_end = np.cumsum(keep[::-1], axis=0, dtype=np.int32)[::-1]
+    out = np.empty((length, w.shape[1]), dtype=np.int64)
+    for t in range(1, length + 1):  # at most one kept slot per user has from_end == t
+        out[length - t] = np.where(keep & (from_end == t), w, -1).max(axis=0, initial=-1)
+    return np.ascontiguousarray(out.T)
 
 
 def pad_history(history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +79,8 @@ def pad_history(history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def in_window(clusters: np.ndarray, window: np.ndarray) -> np.ndarray:
     """Whether each of ``clusters`` (B,) or (B, K) appears in the row's window (B, H): same shape."""
-    c = clusters[:, :, None] if clusters.ndim == 2 else clusters[:, None, None]
-    hit = (c == window[:, None, :]).any(axis=2)
+    c = clusters if clusters.ndim == 2 else clusters[:, None]
+    hit = np.zeros(c.shape, dtype=bool)
+    for j in range(window.shape[1]):  # one (B, K) comparison per window slot, no (B, K, H) temporary
+        hit |= c == window[:, j, None]
     return hit if clusters.ndim == 2 else hit[:, 0]

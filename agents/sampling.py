@@ -3,8 +3,8 @@
 Two tools cover every item choice of the agents:
 
 * ``segment_sample``: draw one entry of a contiguous segment with weights, given the running
-  sum of the weights (inverse CDF by ``searchsorted``): O(log N) per draw whatever the
-  segment size. Items of a cluster are a segment of ``level.members``; Markov counts of a
+  sum of the weights (inverse CDF by a binary search inside the segment): O(log segment)
+  per draw. Items of a cluster are a segment of ``level.members``; Markov counts of a
   context are a segment of their table.
 * ``top_k_members``: for one cluster per user, score the cluster's members (a padded
   (B, P) matrix) and keep the k best distinct ones; with Gumbel noise added to log-weights this
@@ -25,12 +25,29 @@ def segment_sample(cum: np.ndarray, start: np.ndarray, end: np.ndarray, u: np.nd
     """Index in [start, end) drawn with probability ∝ weight, for every entry of ``start``.
 
     ``cum`` (E,) is the inclusive running sum of non-negative weights; ``u`` uniforms in [0, 1).
-    A segment whose weights are all zero is drawn uniformly. ``start < end`` is required."""
-    before = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
-    total = cum[end - 1] - before
-    idx = np.searchsorted(cum, before + u * total, side="right")
+    A segment whose weights are all zero is drawn uniformly. ``start < end`` is required.
+
+    A branch-free binary search inside the segments (log2 of the longest segment gathers):
+    unlike ``searchsorted`` over all of ``cum``, it stays within cached segments for random
+    queries."""
+    if not len(start):
+        return np.zeros(0, dtype=np.int64)
+    before = np.where(start > 0, np.take(cum, np.maximum(start - 1, 0)), 0.0)
+    total = np.take(cum, end - 1) - before
+    target = before + u * total
+    # idx = start + #{j in [start, end - 1): cum[j] <= target}: steps of W/2, ..., 1 with W a
+    # power of two >= the longest segment.
+    idx = start.astype(np.int64, copy=True)
+    last = end - 1
+    width = 1 << int((end - start).max() - 1).bit_length()
+    step = width >> 1
+    while step:
+        nxt = idx + step
+        ok = (nxt <= last) & (np.take(cum, nxt - 1, mode="clip") <= target)
+        idx += ok * step
+        step >>= 1
     uniform = start + (u * (end - start)).astype(np.int64)
-    return np.where(total > 0, np.clip(idx, start, end - 1), uniform)
+    return np.where(total > 0, idx, uniform)
 
 
 class ClusterItems:
@@ -151,26 +168,32 @@ def top_k_members(members: np.ndarray, scores: np.ndarray, k: int, exclude: np.n
     than k valid members. members (B, P) with -1 padding; scores (B, P) float; ``exclude``
     (B, X) item ids to skip (e.g. the user's recent items), -1 ignored."""
     b, p = members.shape
-    valid = members >= 0
-    s = np.where(valid, scores, -np.inf)
+    # Work on (P, B): reductions over a row's P members then run across users in SIMD, about
+    # ten times faster than along B short rows.
+    mem = np.ascontiguousarray(members.T)
+    valid = mem >= 0
+    s = np.where(valid, scores.T, -np.inf)
     if exclude is not None and exclude.size:
-        hit = np.zeros((b, p), dtype=bool)
-        for j in range(exclude.shape[1]):  # one (B, P) comparison per excluded column, not (B, P, X)
-            hit |= members == exclude[:, j, None]
+        hit = np.zeros((p, b), dtype=bool)
+        for row in np.ascontiguousarray(exclude.T):  # one (P, B) comparison per excluded slot
+            hit |= mem == row
         hit &= valid
         # Excluded items rank after every other valid member, in their own order, not out: a
         # small cluster the user has fully seen still yields items.
         lo = np.min(s, where=valid, initial=np.inf)
         hi = np.max(s, where=valid, initial=-np.inf)
         shift = hi - lo + 1.0 if np.isfinite(hi - lo) else 1e9
-        s = np.where(hit, s - np.asarray(shift, dtype=s.dtype), s)
+        np.subtract(s, np.asarray(shift, dtype=s.dtype), out=s, where=hit)
     out = np.full((b, k), -1, dtype=np.int64)
-    flat_members, rows = members.reshape(-1), np.arange(b) * p
-    # k rounds of argmax (k is a few slots): cheaper than argpartition + argsort on short rows.
+    first_wins = np.arange(p, 0, -1, dtype=np.int16 if p < 2**15 else np.int64)[:, None]
+    cols = np.arange(b)
+    # k rounds of "take the best, then rule it out" (k is a few slots).
     for i in range(min(k, p)):
-        pick = rows + s.argmax(axis=1)
-        out[:, i] = np.where(np.take(s, pick) > -np.inf, np.take(flat_members, pick), -1)
-        np.put(s, pick, -np.inf)
+        best = s.max(axis=0)
+        first = p - ((s == best) * first_wins).max(axis=0).astype(np.int64)
+        pick = first * b + cols  # flat index of the row's first best member
+        out[:, i] = np.where(best > -np.inf, np.take(mem, pick, mode="clip"), -1)
+        np.put(s, pick, -np.inf, mode="clip")
     return out
 
 

@@ -89,6 +89,6 @@ class LLMTableSelector(OptionSelector):
                     "rebuild the table for this level"
                 )
             # A random answer, preferring those outside the window (novel to the user).
-            score = rng.random(answers.shape) - in_window(answers, window[rows])
+            score = rng.random(answers.shape) - in_window(answers, window if len(rows) == len(window) else window[rows])
             out[rows] = np.take_along_axis(answers, score.argmax(axis=1)[:, None], axis=1)[:, 0]
         return out.astype(np.int64)

@@ -46,6 +46,7 @@ class MarkovSelector(OptionSelector, Trainable):
         self.tables: dict[int, dict[str, np.ndarray]] = {}
         self.target_cum = np.arange(1, n_clusters + 1, dtype=np.float64)  # order 0: uniform until fitted
         self.n_transitions = 0
+        self._dense: dict[int, np.ndarray] = {}  # order k -> (M^k,) table row of each context, -1 unseen
 
     # --- fitting ---------------------------------------------------------------------------
     def fit(self, logs: Any) -> MarkovSelector:
@@ -70,6 +71,7 @@ class MarkovSelector(OptionSelector, Trainable):
         pair, count = np.unique(context_index(histories, m) * m + targets, return_counts=True)
         ctx, tgt = pair // m, pair % m
         keys, first = np.unique(ctx, return_index=True)
+        self._dense.pop(k, None)
         self.tables[k] = {
             "keys": keys,
             "offsets": np.append(first, len(pair)).astype(np.int64),
@@ -80,6 +82,22 @@ class MarkovSelector(OptionSelector, Trainable):
             self.target_cum = np.cumsum(np.bincount(targets, minlength=m).astype(np.float64) + 1e-3)
 
     # --- proposing ---------------------------------------------------------------------------
+    def _table_rows(self, k: int, key: np.ndarray) -> np.ndarray:
+        """(E,) row of each context key in the order-k table, -1 for contexts never logged.
+
+        Up to 2^22 possible contexts (two clusters of up to 2,048), a dense (M^k,) int32 index
+        built on first use turns the lookup into one gather; beyond, a binary search of the keys."""
+        keys = self.tables[k]["keys"]
+        dense = self._dense.get(k)
+        if dense is None and self.n_clusters**k <= 1 << 22:
+            dense = np.full(self.n_clusters**k, -1, dtype=np.int32)
+            dense[keys] = np.arange(len(keys), dtype=np.int32)
+            self._dense[k] = dense
+        if dense is not None:
+            return np.take(dense, key)
+        pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
+        return np.where(keys[pos] == key, pos, -1)
+
     def _draw(self, history: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         b = len(history)
         out = np.full(b, -1, dtype=np.int64)
@@ -91,12 +109,12 @@ class MarkovSelector(OptionSelector, Trainable):
             if tab is None or not todo.any() or not len(tab["keys"]):
                 continue
             rows = np.flatnonzero(todo)
-            key = context_index(ctx[rows], self.n_clusters)
-            pos = np.minimum(np.searchsorted(tab["keys"], key), len(tab["keys"]) - 1)
-            found = tab["keys"][pos] == key
+            pos = self._table_rows(k, context_index(ctx[rows], self.n_clusters))
+            found = pos >= 0
             rows, pos = rows[found], pos[found]
-            idx = segment_sample(tab["cum"], tab["offsets"][pos], tab["offsets"][pos + 1], u[rows])
-            out[rows] = tab["targets"][idx]
+            offsets = tab["offsets"]
+            idx = segment_sample(tab["cum"], np.take(offsets, pos), np.take(offsets, pos + 1), u[rows])
+            out[rows] = np.take(tab["targets"], idx)
         rest = np.flatnonzero(out < 0)
         if len(rest):
             out[rest] = np.searchsorted(self.target_cum, u[rest] * self.target_cum[-1], side="right").clip(
@@ -129,6 +147,7 @@ class MarkovSelector(OptionSelector, Trainable):
             for k in range(1, self.history_length + 1)
             if f"order{k}_keys" in arrays
         }
+        self._dense = {}
         self.target_cum = arrays["target_cum"]
         self.n_transitions = int(meta.get("n_transitions", 0))
         return self

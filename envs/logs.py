@@ -64,11 +64,15 @@ def organic_slates(
     return distinct_fill(slate, world.corpus.n_items, rng)
 
 
-def organic_log(world: World, n_users: int, n_steps: int, seed: int = 0, explore: float = 0.5) -> EventLog:
-    """Step ``n_users`` users for ``n_steps`` requests under organic browsing."""
+def organic_log(
+    world: World, n_users: int, n_steps: int, seed: int = 0, explore: float = 0.5, env: Any = None
+) -> EventLog:
+    """Step ``n_users`` users for ``n_steps`` requests under organic browsing (in ``env``, a
+    batched population of ``world``, when given; else a new vector env of ``world``)."""
     if n_users <= 0 or n_steps <= 0:
         raise ConfigError(f"n_users={n_users} and n_steps={n_steps} must be positive")
-    env = InterestExplorationVectorEnv(n_users, world=world)
+    owned = env is None
+    env = InterestExplorationVectorEnv(n_users, world=world) if owned else env
     obs, _ = env.reset(seed=seed)
     rng = np.random.default_rng([seed, 1])
     log = EventLog()
@@ -76,12 +80,15 @@ def organic_log(world: World, n_users: int, n_steps: int, seed: int = 0, explore
         slate = organic_slates(world, obs, rng, explore)
         obs, _, _, _, info = env.step(slate)
         log.append(Events.from_info(info), slate)
-    env.close()
+    if owned:
+        env.close()
     return log
 
 
-def organic_logs(world: World, n_users: int, n_steps: int, seed: int = 0, explore: float = 0.5) -> Any:
+def organic_logs(
+    world: World, n_users: int, n_steps: int, seed: int = 0, explore: float = 0.5, env: Any = None
+) -> Any:
     """Logged interactions as a DataFrame with columns user, time, item, cluster (at the
     world's level), engagement (1 = positive), plus clicked, watch_time, liked, day."""
-    return organic_log(world, n_users, n_steps, seed, explore).to_frame()
+    return organic_log(world, n_users, n_steps, seed, explore, env).to_frame()
 

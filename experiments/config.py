@@ -62,6 +62,37 @@ class WorldSection:
 
 
 @dataclass
+class RecSimNGSection:
+    """A RecSim NG story served through ``envs.recsim_ng`` instead of a noveltygym world
+    (needs the ``recsim-ng`` extra). When present, ``[world]`` is not used."""
+
+    story: Literal["interest_evolution"] = "interest_evolution"
+    num_topics: int = 20
+    """RecSim NG topics: the interest clusters agents explore."""
+    num_docs: int = 500
+    slate_size: int = 5
+    topic_names: list[str] | None = None
+    """One unique description per topic; default: names from noveltygym's taxonomy."""
+    horizon: int = 100
+    """Requests per user episode (RecSim NG's users never leave on their own)."""
+    history_length: int = 10
+    world_seed: int = 0
+
+    def vector_env(self, n_users: int) -> Any:
+        from envs.recsim_ng import RecSimNGVectorEnv
+
+        kwargs: dict[str, Any] = {"num_topics": self.num_topics, "num_docs": self.num_docs,
+                                  "slate_size": self.slate_size}
+        if self.topic_names is not None:
+            kwargs["topic_names"] = self.topic_names
+        try:
+            return RecSimNGVectorEnv(n_users, horizon=self.horizon, history_length=self.history_length,
+                                     world_seed=self.world_seed, **kwargs)
+        except ConfigError as exc:
+            raise ConfigError(f"recsim_ng: {exc}") from exc
+
+
+@dataclass
 class EvalSection:
     """How each agent is evaluated: users, requests per user slot, seeds."""
 
@@ -164,6 +195,8 @@ class RunConfig:
     agent: AgentDefaults = field(default_factory=AgentDefaults)
     agents: list[AgentSpec] = field(default_factory=lambda: [AgentSpec("exploit")])
     report: ReportSection = field(default_factory=ReportSection)
+    recsim_ng: RecSimNGSection | None = None
+    """A RecSim NG story instead of ``world`` (see RecSimNGSection)."""
 
     def __post_init__(self) -> None:
         names = [a.display_name for a in self.agents]
@@ -175,6 +208,23 @@ class RunConfig:
 
     def to_dict(self) -> dict[str, Any]:
         return dict(to_dict(self))
+
+    def build_world(self) -> World:
+        """The world agents are built for: the noveltygym world, or the RecSim NG story's view."""
+        if self.recsim_ng is not None:
+            env = self.recsim_ng.vector_env(1)
+            world: World = env.world
+            env.close()
+            return world
+        return self.world.build()
+
+    def population(self, world: World, n_users: int) -> Any:
+        """A batched env of ``n_users`` users of ``world`` (RecSim NG's when configured)."""
+        if self.recsim_ng is not None:
+            return self.recsim_ng.vector_env(n_users)
+        from envs import InterestExplorationVectorEnv
+
+        return InterestExplorationVectorEnv(n_users, world=world)
 
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -30,6 +30,11 @@ def _key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
+def _world_key(cfg: RunConfig) -> Any:
+    """What identifies the world in cache keys."""
+    return cfg.recsim_ng.__dict__ if cfg.recsim_ng is not None else cfg.world.__dict__
+
+
 @dataclass
 class Artifacts:
     """What agents may need besides the world: logs (Markov, LLM) and the LLM's table."""
@@ -44,19 +49,23 @@ def logged_interactions(world: World, cfg: RunConfig, cache: Path) -> pd.DataFra
     from envs.logs import organic_logs
 
     section = cfg.logs
-    path = cache / "logs" / f"{_key(cfg.world.__dict__, section.__dict__)}.parquet"
+    path = cache / "logs" / f"{_key(_world_key(cfg), section.__dict__)}.parquet"
     with file_lock(path.with_suffix(".lock")):
         if path.exists():
             return pd.read_parquet(path)
         t0 = time.perf_counter()
-        if section.policy == "organic":
-            frame = organic_logs(world, section.n_users, section.n_steps, seed=section.seed, explore=section.explore)
-        else:
-            from agents import make_agent
-            from agents.evaluate import run_agent
+        env = cfg.population(world, section.n_users)
+        try:
+            if section.policy == "organic":
+                frame = organic_logs(world, section.n_users, section.n_steps, section.seed, section.explore, env=env)
+            else:
+                from agents import make_agent
+                from agents.evaluate import run_agent
 
-            agent = make_agent("exploit", world, seed=section.seed)
-            frame = run_agent(agent, world, section.n_users, section.n_steps, seed=section.seed).to_frame()
+                agent = make_agent("exploit", world, seed=section.seed)
+                frame = run_agent(agent, world, section.n_users, section.n_steps, seed=section.seed, env=env).to_frame()
+        finally:
+            env.close()
         write_parquet(path, frame)
         log.info("logged %d interactions (%s) in %.1fs", len(frame), section.policy, time.perf_counter() - t0)
         return frame
@@ -82,7 +91,7 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
     from llm.table import LazyTransitionTable, TransitionTable, build_table
 
     config = llm_config(cfg)
-    key = _key(cfg.world.__dict__, cfg.logs.__dict__, cfg.llm.__dict__, config.to_dict())
+    key = _key(_world_key(cfg), cfg.logs.__dict__, cfg.llm.__dict__, config.to_dict())
     root = cache / "llm" / key
     level = world.level
     info: dict[str, Any] = {"model": cfg.llm.model, "cache": str(root)}
@@ -163,10 +172,17 @@ def evaluate_one(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, 
     t0 = time.perf_counter()
     agent = make(world, cfg, spec, art, seed)
     entropy: list[float] = []
-    event_log = run_agent(
-        agent, world, cfg.eval.n_users, cfg.eval.n_steps, seed=seed,
-        on_step=lambda env: entropy.append(float(world.oracle_interest_entropy(env.population_state).mean())),
-    )
+
+    def record(env: Any) -> None:
+        # Hidden interests exist for noveltygym's users; RecSim NG keeps them inside TensorFlow.
+        state = getattr(env, "population_state", None)
+        entropy.append(float(world.oracle_interest_entropy(state).mean()) if state is not None else float("nan"))
+
+    env = cfg.population(world, cfg.eval.n_users)
+    try:
+        event_log = run_agent(agent, world, cfg.eval.n_users, cfg.eval.n_steps, seed=seed, on_step=record, env=env)
+    finally:
+        env.close()
     m = world.level.n_clusters
     summary = summarize(event_log, m, world.corpus.n_items, seed=seed)
     summary.update(exploration_split(event_log))

@@ -65,10 +65,11 @@ def run_experiment(
     write_text(out_dir / "config.toml", tomli_w.dumps(cfg.to_dict()))
     write_json(out_dir / "environment.json", environment_facts(cfg.eval.seeds))
     t0 = time.perf_counter()
-    world = cfg.world.build()
-    log.info("world %s: %d items, %d clusters at %r; %d agents x %d seeds, %d users x %d steps",
-             cfg.world.preset, world.corpus.n_items, world.level.n_clusters, world.level.name,
-             len(cfg.agents), len(cfg.eval.seeds), cfg.eval.n_users, cfg.eval.n_steps)
+    world = cfg.build_world()
+    source = f"recsim-ng {cfg.recsim_ng.story}" if cfg.recsim_ng else cfg.world.preset
+    log.info("world %s: %d items, %d clusters at %r; %d agents x %d seeds, %d users x %d steps", source,
+             world.corpus.n_items, world.level.n_clusters, world.level.name, len(cfg.agents), len(cfg.eval.seeds),
+             cfg.eval.n_users, cfg.eval.n_steps)
     art = pipeline.prepare(world, cfg, Path(cache) if cache else out_dir / "cache", progress)
     if art.llm:
         write_json(out_dir / "llm.json", art.llm)

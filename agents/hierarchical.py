@@ -85,14 +85,23 @@ class HierarchicalAgent(Agent, Trainable):
         explores = rng.random(b) < self.request_share if self.request_share < 1.0 else np.ones(b, dtype=bool)
         history = last_distinct(window, self.history_length)
         clusters = self.selector.validate(self.selector.select(history, window, rng), b)
-        slates, slot_clusters = self.exploit.fill(obs, self.slate_size, rng)
-        fixed = np.zeros(slates.shape, dtype=bool)
+        s = self.slate_size
+        slates = np.empty((b, s), dtype=np.int64)
+        slot_clusters = np.empty((b, s), dtype=np.int64)
+        fixed = np.zeros((b, s), dtype=bool)
+        if k < s:  # the exploit slots
+            slates[:, k:], slot_clusters[:, k:] = self.exploit.fill(obs, s - k, rng)
         if k:
             explore = self.item_policy.select(obs, clusters, k, rng)  # (B, k), -1 = cluster too small
             use = explores[:, None] & (explore >= 0)
-            slates[:, :k] = np.where(use, explore, slates[:, :k])
-            slot_clusters[:, :k] = np.where(use, clusters[:, None], slot_clusters[:, :k])
+            slates[:, :k], slot_clusters[:, :k] = explore, clusters[:, None]
             fixed[:, :k] = use
+            # Exploit fills the exploration slots only of rows that do not explore them all.
+            rows = np.flatnonzero(~use.all(axis=1))
+            if len(rows):
+                items, item_clusters = self.exploit.fill({key: v[rows] for key, v in obs.items()}, k, rng)
+                slates[rows, :k] = np.where(use[rows], slates[rows, :k], items)
+                slot_clusters[rows, :k] = np.where(use[rows], slot_clusters[rows, :k], item_clusters)
         slates = make_distinct(slates, slot_clusters, self.exploit.items, rng, fixed)
         chosen = np.where(fixed.any(axis=1), clusters, -1)
         self._last_clusters = chosen

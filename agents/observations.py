@@ -74,7 +74,7 @@ def pad_history(history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     any_known = known.any(axis=1)
     first = np.argmax(known, axis=1)
     oldest = history[np.arange(len(history)), first]
-    return np.where(known, history, oldest[:, None]), any_known
+    return np.where(known, history, oldest[:, None]), np.asarray(any_known)
 
 
 def in_window(clusters: np.ndarray, window: np.ndarray) -> np.ndarray:

@@ -33,7 +33,7 @@ def build_model(n_items: int, dim: int) -> Any:
     torch = _torch()
     nn = torch.nn
 
-    class GRURecommender(nn.Module):
+    class GRURecommender(nn.Module):  # type: ignore[name-defined]  # torch is imported lazily
         """Item ids (B, H), -1 = none → (B, dim) user state; ``scores`` against item ids."""
 
         def __init__(self) -> None:

@@ -202,6 +202,8 @@ class ClusterItemVecEnv(_vec_env_base()):  # type: ignore[misc]
         self._actions = np.asarray(actions, dtype=np.float32)
 
     def step_wait(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[dict[str, Any]]]:
+        if self._actions is None:
+            raise StateError("step_wait() called before step_async(); SB3 calls them in pairs")
         feats, reward, term, trunc, final = self.task.step(self._actions)
         done = term | trunc
         infos: list[dict[str, Any]] = [{} for _ in range(self.num_envs)]

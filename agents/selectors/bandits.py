@@ -83,7 +83,9 @@ class ClusterBandit(OptionSelector, Trainable):
         return {"n_clusters": self.n_clusters}
 
     def save(self, path: str | Path) -> Path:
-        arrays = {"pop_pulls": self.pop_pulls, "pop_wins": self.pop_wins, "pulls": self.pulls, "wins": self.wins}
+        arrays: dict[str, np.ndarray] = {
+            "pop_pulls": self.pop_pulls, "pop_wins": self.pop_wins, "pulls": self.pulls, "wins": self.wins,
+        }
         return save_arrays(path, type(self).__name__, arrays, self._meta())
 
     def load(self, path: str | Path) -> ClusterBandit:

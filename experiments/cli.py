@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["llm"]:
         from llm.cli import main as llm_main
 
-        return int(llm_main(argv[1:]) or 0)
+        return int(llm_main(argv[1:], prog="noveltygym llm") or 0)
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)

@@ -175,9 +175,9 @@ def cmd_table(args) -> None:
     print(f"table {table.answers.shape} saved in {args.out}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "python -m llm") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m llm", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog=prog, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -236,8 +236,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def main(argv: list[str] | None = None, prog: str = "python -m llm") -> int:
+    args = build_parser(prog).parse_args(argv)
     try:
         args.func(args)
     except NoveltyGymError as err:  # typed errors already say what to do: no traceback

@@ -9,9 +9,6 @@ marked in the returned :class:`~agents.types.Action`, so metrics split by explor
 
 from __future__ import annotations
 
-import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -26,24 +23,7 @@ from agents.observations import last_distinct
 from agents.sampling import make_distinct
 from agents.selectors.base import OptionSelector
 from agents.types import Action, Obs, Transition
-from envs.env import shard_bounds
 from envs.world import World
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def shard_pool() -> ThreadPoolExecutor | None:
-    """The threads that build slates of large batches (None with one thread). Like the env:
-    ``NOVELTYGYM_NUM_THREADS``, else one per core; shared by every agent of the process."""
-    global _POOL
-    n = int(os.environ.get("NOVELTYGYM_NUM_THREADS", 0)) or (os.cpu_count() or 1)
-    if n < 2:
-        return None
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(n, thread_name_prefix="noveltygym-agent")
-    return _POOL
 
 
 def default_explore_slots(slate_size: int) -> int:
@@ -99,39 +79,12 @@ class HierarchicalAgent(Agent, Trainable):
         self.selector.reset()
 
     def _act(self, obs: Obs) -> Action:
-        rng = self.rng
+        rng, k = self.rng, self.explore_slots
         window = obs["clusters"]
         b = len(window)
         explores = rng.random(b) < self.request_share if self.request_share < 1.0 else np.ones(b, dtype=bool)
         history = last_distinct(window, self.history_length)
-        # The selector sees the whole batch (bandits keep per-user rows, the oracle reads the env).
         clusters = self.selector.validate(self.selector.select(history, window, rng), b)
-        # The slates are built per shard of users, like the env steps them: shards depend only on
-        # B and each draws from its own generator spawned from the agent's, so the slates are the
-        # same whether the shards run in threads (numpy releases the GIL) or one after another.
-        bounds = shard_bounds(b)
-        if len(bounds) == 1:
-            slates, fixed = self._slates(obs, clusters, explores, rng)
-        else:
-            rngs = rng.spawn(len(bounds))
-
-            def shard(i: int) -> tuple[np.ndarray, np.ndarray]:
-                lo, hi = bounds[i]
-                part = {key: v[lo:hi] for key, v in obs.items()}
-                return self._slates(part, clusters[lo:hi], explores[lo:hi], rngs[i])
-
-            pool = shard_pool() if self.item_policy.thread_safe else None
-            parts = list(pool.map(shard, range(len(bounds)))) if pool else [shard(i) for i in range(len(bounds))]
-            slates, fixed = (np.concatenate(x) for x in zip(*parts, strict=True))
-        chosen = np.where(fixed.any(axis=1), clusters, -1)
-        self._last_clusters = chosen
-        return Action(slates, fixed, chosen)
-
-    def _slates(
-        self, obs: Obs, clusters: np.ndarray, explores: np.ndarray, rng: np.random.Generator
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """(B, S) distinct slates of one shard and (B, S) which slots explore ``clusters``."""
-        k, b = self.explore_slots, len(clusters)
         s = self.slate_size
         slates = np.empty((b, s), dtype=np.int64)
         slot_clusters = np.empty((b, s), dtype=np.int64)
@@ -149,7 +102,10 @@ class HierarchicalAgent(Agent, Trainable):
                 items, item_clusters = self.exploit.fill({key: v[rows] for key, v in obs.items()}, k, rng)
                 slates[rows, :k] = np.where(use[rows], slates[rows, :k], items)
                 slot_clusters[rows, :k] = np.where(use[rows], slot_clusters[rows, :k], item_clusters)
-        return make_distinct(slates, slot_clusters, self.exploit.items, rng, fixed), fixed
+        slates = make_distinct(slates, slot_clusters, self.exploit.items, rng, fixed)
+        chosen = np.where(fixed.any(axis=1), clusters, -1)
+        self._last_clusters = chosen
+        return Action(slates, fixed, chosen)
 
     def update(self, transition: Transition) -> None:
         self.exploit.update(transition)

@@ -21,9 +21,6 @@ class ItemPolicy(ABC):
     """Chooses k items inside one given cluster per user."""
 
     name = "items"
-    thread_safe = True
-    """``select`` may run on shards of a batch in parallel threads (numpy-only policies). Torch
-    models say False: their shards then run one after another (same slates)."""
 
     def __init__(self, world: World) -> None:
         self.world = world

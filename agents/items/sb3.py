@@ -36,7 +36,6 @@ def algorithm_class(algo: str) -> Any:
 class SB3Items(ItemPolicy, Trainable):
     name = "ppo"
     suffix = ".zip"
-    thread_safe = False  # torch inference: shards run one after another
 
     def __init__(self, world: World, model: Any) -> None:
         super().__init__(world)

@@ -72,7 +72,6 @@ def click_windows(logs: Any, history_length: int) -> tuple[np.ndarray, np.ndarra
 class SequenceItems(ItemPolicy, Trainable):
     name = "sequence"
     suffix = ".safetensors"
-    thread_safe = False  # torch inference: shards run one after another
 
     def __init__(self, world: World, dim: int = 32, temperature: float = 1.0, seed: int = 0) -> None:
         super().__init__(world)

@@ -121,21 +121,3 @@ def test_item_policies_fill_what_a_small_cluster_allows(tiny):
     for policy in (RandomItems(tiny), QualityItems(tiny)):
         out = policy.select(obs, np.full(5, 1), 12, np.random.default_rng(0))
         assert (out[:, :10] >= 0).all() and (out[:, 10:] == -1).all()
-
-
-def test_large_batches_give_the_same_slates_whatever_the_thread_count(default_world, monkeypatch):
-    # 8,192 users make two shards (envs.env.shard_bounds), each with its own spawned generator.
-    _, obs = obs_batch(default_world, 8192, seed=3)
-    runs = []
-    for threads in ("1", "2"):
-        monkeypatch.setenv("NOVELTYGYM_NUM_THREADS", threads)
-        agent = make_agent("hierarchical-random", default_world, seed=5)
-        runs.append([agent.act_explained(obs) for _ in range(2)])
-    for one, two in zip(*runs, strict=True):
-        np.testing.assert_array_equal(one.slates, two.slates)
-        np.testing.assert_array_equal(one.exploratory, two.exploratory)
-    action = runs[1][1]
-    rows, cols = np.nonzero(action.exploratory)
-    np.testing.assert_array_equal(default_world.level.item_cluster[action.slates[rows, cols]], action.clusters[rows])
-    srt = np.sort(action.slates, axis=1)
-    assert not (srt[:, 1:] == srt[:, :-1]).any()

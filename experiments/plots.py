@@ -41,14 +41,15 @@ def run_plots(out: Path, steps: pd.DataFrame, summary: dict, curve: list | None)
     made: list[tuple[Path, str]] = []
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
     _over_time(axes[0], steps, "novel_cumulative")
-    axes[0].set_ylabel("novel clusters engaged per user (cumulative)")
+    axes[0].set_ylabel("novel clusters per user slot (cumulative)")
     axes[0].set_title("Novelty over time")
     _over_time(axes[1], steps, "watch_time", smooth=5)
     axes[1].set_ylabel("watch time per active user per request (min)")
     axes[1].set_title("Enjoyment over time")
     axes[1].legend(fontsize=8, loc="best")
     made.append((_save(fig, out / "novelty_enjoyment_over_time.png"),
-                 "Left: new interest clusters each user engaged positively, accumulated over requests. "
+                 "Left: new interest clusters engaged positively, accumulated over requests, per user slot "
+                 "(a slot serves a new user when one leaves). "
                  "Right: minutes watched per request (5-step moving average). Bands span the seeds."))
     if "interest_entropy" in steps:
         fig, ax = plt.subplots(figsize=(6, 4))

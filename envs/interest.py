@@ -26,7 +26,9 @@ if TYPE_CHECKING:
     from envs.world import World
 
 SATIATION_WINDOW = 8  # clicks remembered for satiation
-NEIGHBOURS = 12  # candidate subtopics "near" an interest, for latent and secondary interests
+NEIGHBOURS = 12  # candidate subtopics "near" an interest, for secondary active interests
+JOURNEYS = 3  # subtopics people with an interest tend to move on to (outside its own topic)
+JOURNEY_POOL = 30  # journeys are drawn among this many nearest subtopics of other topics
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -49,14 +51,19 @@ def _anchor_leaves(world: World, n: int, rng: np.random.Generator) -> tuple[np.n
         return np.tile(np.asarray(fixed, dtype=np.int64), (n, 1)), latent
     n_leaves = world.taxonomy.n_leaves
     neighbours = world.leaf_neighbours  # (n_leaves, NEIGHBOURS)
+    journeys = world.leaf_journeys  # (n_leaves, JOURNEYS)
     leaves = np.empty((n, n_act + n_lat), dtype=np.int64)
     leaves[:, 0] = rng.integers(0, n_leaves, size=n)
     for a in range(1, n_act + n_lat):
-        # Each further interest lies near an earlier one with some probability, else anywhere:
-        # interests cluster (a jazz fan often likes blues) but not always.
-        locality = cfg.latent_locality if a >= n_act else 0.5
-        near_of = leaves[np.arange(n), rng.integers(0, a, size=n)]
-        near = neighbours[near_of, rng.integers(0, neighbours.shape[1], size=n)]
+        # Further active interests lie near an earlier one half of the time (interests cluster).
+        # Latent ones follow the population's journeys from an active interest with probability
+        # latent_locality: the regularity ("fans of X go on to like Y") that logs reveal and a
+        # learned selector can exploit; otherwise they lie anywhere.
+        latent_a = a >= n_act
+        locality = cfg.latent_locality if latent_a else 0.5
+        near_of = leaves[np.arange(n), rng.integers(0, n_act if latent_a else a, size=n)]
+        targets = journeys if latent_a else neighbours
+        near = targets[near_of, rng.integers(0, targets.shape[1], size=n)]
         anywhere = rng.integers(0, n_leaves, size=n)
         leaves[:, a] = np.where(rng.random(n) < locality, near, anywhere)
     return leaves, latent

@@ -158,6 +158,23 @@ class World:
         return np.argsort(d2, axis=1)[:, :k] if len(c) > 1 else np.zeros((1, 1), dtype=np.int64)
 
     @cached_property
+    def leaf_journeys(self) -> np.ndarray:
+        """(n_leaves, JOURNEYS) subtopics that people with each subtopic as an interest tend to
+        discover next: fixed per world, drawn among the nearest subtopics of *other* topics, so a
+        latent interest is usually a new topic yet predictable from the active ones."""
+        c = self.corpus.leaf_centers.astype(np.float64)
+        n = len(c)
+        d2 = (c**2).sum(1)[:, None] - 2 * c @ c.T + (c**2).sum(1)[None, :]
+        topic = np.asarray(self.taxonomy.subtopic_topic)
+        d2[topic[:, None] == topic[None, :]] = np.inf  # not the same topic (nor itself)
+        pool = np.argsort(d2, axis=1)[:, : min(interest.JOURNEY_POOL, max(1, n - 1))]
+        if not np.isfinite(np.take_along_axis(d2, pool, axis=1)).all():  # one-topic taxonomies
+            return self.leaf_neighbours[:, : interest.JOURNEYS]
+        rng = np.random.default_rng([self.seed, 7])
+        pick = np.argsort(rng.random(pool.shape), axis=1)[:, : interest.JOURNEYS]
+        return np.take_along_axis(pool, pick, axis=1)
+
+    @cached_property
     def _leaf_members(self) -> tuple[np.ndarray, np.ndarray]:
         leaf = self.corpus.leaf
         order = np.argsort(leaf, kind="stable")

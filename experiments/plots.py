@@ -12,7 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from experiments.rundir import atomic_write
+from envs.files import atomic_write
 
 
 def _save(fig: Any, path: Path) -> Path:

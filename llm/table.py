@@ -20,9 +20,7 @@ table equals an uninterrupted one. When M^L is too large to precompute,
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 from tqdm.auto import tqdm
 
+from envs.files import atomic_write
 from llm.config import GenerationConfig
 from llm.descriptions import DescriptionsLike, as_descriptions, descriptions_sha
 from llm.errors import ConfigError, TableError
@@ -65,31 +64,19 @@ class TableMeta:
         return -(-self.n_rows // self.chunk_size)
 
 
-def _atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Write through a temporary file in the same folder, then rename over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def _save_npy(path: Path, array: np.ndarray) -> None:
     def write(tmp: Path) -> None:
         with tmp.open("wb") as fh:
             np.save(fh, array)
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 def _save_json(path: Path, obj: dict) -> None:
     def write(tmp: Path) -> None:
         tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
 
-    _atomic_write(path, write)
+    atomic_write(path, write)
 
 
 class _Lookup:

@@ -53,6 +53,7 @@ class DataConfig:
     cap_per_target: int | None = 200  # at most this many examples per target cluster; None = no cap
     cap_per_history: int | None = 20  # at most this many examples per history; None = no cap
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test shares of the histories
+    first_time_only: bool = False  # keep only targets the user engages for the first time in the logs
 
     def __post_init__(self) -> None:
         _positive(self, "history_length")

@@ -200,8 +200,14 @@ def _n_clusters(n_clusters: int | DescriptionsLike) -> int:
     return len(as_descriptions(n_clusters))  # type: ignore[arg-type]  # bool was rejected above
 
 
-def extract_transitions(df: pd.DataFrame, history_length: int) -> tuple[Transitions, dict[str, int]]:
-    """Steps 1-4 of the module docstring; returns the transitions and the per-stage counts."""
+def extract_transitions(
+    df: pd.DataFrame, history_length: int, first_time_only: bool = False
+) -> tuple[Transitions, dict[str, int]]:
+    """Steps 1-4 of the module docstring; returns the transitions and the per-stage counts.
+
+    ``first_time_only`` keeps a transition only when its target is the user's first positive
+    engagement with that cluster in the logs: the discoveries, which is what a novelty
+    selector should learn, rather than returns to interests the user already had."""
     counts = {"logged interactions": len(df)}
     pos = df[df["engagement"] == 1].sort_values(["user", "time"], kind="stable")
     counts["positive engagements"] = len(pos)
@@ -215,12 +221,19 @@ def extract_transitions(df: pd.DataFrame, history_length: int) -> tuple[Transiti
     if len(clusters) <= L:
         return Transitions(np.zeros((0, L), np.int64), np.zeros(0, np.int64)), counts
     windows = np.lib.stride_tricks.sliding_window_view(clusters, L + 1)  # (n - L, L + 1)
+    target_at = np.arange(L, len(clusters))  # position of each window's target
     same_user = users[:-L] == users[L:]  # users are contiguous, so first == last means all equal
-    windows = windows[same_user]
+    windows, target_at = windows[same_user], target_at[same_user]
     counts["windows of L+1"] = len(windows)
     novel = ~(windows[:, :L] == windows[:, L:]).any(axis=1)
-    windows = windows[novel]
+    windows, target_at = windows[novel], target_at[novel]
     counts["target not in history"] = len(windows)
+    if first_time_only:
+        _, inverse = np.unique(np.stack([users, clusters]), axis=1, return_inverse=True)
+        first = np.zeros(len(clusters), dtype=bool)
+        first[np.unique(inverse.ravel(), return_index=True)[1]] = True  # first position of each pair
+        windows = windows[first[target_at]]
+        counts["target engaged for the first time"] = len(windows)
     return Transitions(np.ascontiguousarray(windows[:, :L]), windows[:, L].copy()), counts
 
 
@@ -268,6 +281,7 @@ def build_sft_data(
     seed: int = 0,
     split: tuple[float, float, float] = DataConfig.split,
     verbose: bool = False,
+    first_time_only: bool = False,
 ) -> SFTData:
     """Fine-tuning data from logs (see the module docstring for the steps).
 
@@ -282,11 +296,11 @@ def build_sft_data(
     Raises:
         DataError: malformed or empty logs, unknown clusters, or no usable transition.
     """
-    config = DataConfig(history_length, cap_per_target, cap_per_history, tuple(split))  # type: ignore[arg-type]
+    config = DataConfig(history_length, cap_per_target, cap_per_history, tuple(split), first_time_only)  # type: ignore[arg-type]
     m = _n_clusters(n_clusters)
     df = read_logs(logs)
     validate_logs(df, m)
-    transitions, counts = extract_transitions(df, config.history_length)
+    transitions, counts = extract_transitions(df, config.history_length, config.first_time_only)
     if not len(transitions):
         raise DataError(
             f"the logs yield no transition of {config.history_length}+1 distinct consecutive "

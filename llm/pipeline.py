@@ -74,7 +74,7 @@ def world_texts(world: Any) -> list[str]:
 def _sft_data(logs, descriptions: Sequence[str], config: LLMConfig, seed: int, verbose: bool) -> SFTData:
     dc = config.data
     return build_sft_data(logs, descriptions, dc.history_length, dc.cap_per_target, dc.cap_per_history,
-                          seed=seed, split=dc.split, verbose=verbose)
+                          seed=seed, split=dc.split, verbose=verbose, first_time_only=dc.first_time_only)
 
 
 def fine_tune(

@@ -51,6 +51,17 @@ def test_pipeline_steps_on_hand_made_logs():
     assert data.stage_counts["after dropping repeats"] == 7
 
 
+def test_first_time_only_keeps_discoveries():
+    # user 0 positives 1 2 4 1 3: windows (1,2)->4 first time, (2,4)->1 a return, (4,1)->3 first time
+    logs = _logs([(0, t, 0, c, 1) for t, c in enumerate([1, 2, 4, 1, 3])])
+    kwargs = {"split": (1.0, 0.0, 0.0), "cap_per_history": None, "cap_per_target": None}
+    every = build_sft_data(logs, 8, **kwargs)
+    first = build_sft_data(logs, 8, first_time_only=True, **kwargs)
+    assert sorted(every.train.targets.tolist()) == [1, 3, 4]
+    got = sorted(zip(map(tuple, first.train.histories.tolist()), first.train.targets.tolist(), strict=True))
+    assert got == [((1, 2), 4), ((4, 1), 3)]
+
+
 def test_balancing_caps_and_lowers_concentration():
     rng = np.random.default_rng(0)
     n = 3000

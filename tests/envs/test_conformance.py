@@ -10,6 +10,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
+from tests.helpers import assert_same
 
 IDS = sorted(envs.ENV_IDS)
 
@@ -29,19 +30,6 @@ def _rollout(env: gym.Env, seed: int, steps: int) -> list:
     return out
 
 
-def _assert_same(a, b) -> None:
-    if isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for k in a:
-            _assert_same(a[k], b[k])
-    elif isinstance(a, (tuple, list)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _assert_same(x, y)
-    else:
-        np.testing.assert_array_equal(a, b)
-
-
 @pytest.mark.parametrize("env_id", IDS)
 def test_gymnasium_env_checker(env_id: str) -> None:
     gym_check_env(gym.make(env_id).unwrapped, skip_render_check=True)
@@ -54,14 +42,14 @@ def test_sb3_env_checker(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_same_seed_same_rollout(env_id: str) -> None:
-    _assert_same(_rollout(gym.make(env_id), 3, 60), _rollout(gym.make(env_id), 3, 60))
+    assert_same(_rollout(gym.make(env_id), 3, 60), _rollout(gym.make(env_id), 3, 60))
 
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_different_seed_different_rollout(env_id: str) -> None:
     a, b = _rollout(gym.make(env_id), 1, 5), _rollout(gym.make(env_id), 2, 5)
     with pytest.raises(AssertionError):
-        _assert_same(a, b)
+        assert_same(a, b)
 
 
 @pytest.mark.parametrize("env_id", IDS)
@@ -73,7 +61,7 @@ def test_single_env_equals_vector_env_of_one(env_id: str) -> None:
     rng = np.random.default_rng(0)
     n = single.action_space.nvec[0]
     for _ in range(40):
-        _assert_same(obs_s, {k: v[0] for k, v in obs_v.items()})
+        assert_same(obs_s, {k: v[0] for k, v in obs_v.items()})
         slate = rng.choice(n, size=len(single.action_space.nvec), replace=False)
         obs_s, r_s, te_s, tr_s, info_s = single.step(slate)
         obs_v, r_v, te_v, tr_v, info_v = vec.step(slate[None])
@@ -99,7 +87,7 @@ def test_vector_env_results_do_not_depend_on_threads(default_world: envs.World) 
             rewards.append(r)
         runs.append((obs, rewards))
         env.close()
-    _assert_same(runs[0], runs[1])
+    assert_same(runs[0], runs[1])
 
 
 def test_vector_env_autoresets_same_step(tiny_world: envs.World) -> None:

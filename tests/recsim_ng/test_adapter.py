@@ -12,6 +12,7 @@ import pytest
 from envs.errors import ActionError, ConfigError, DataError, StateError
 from envs.metrics import EventLog, summarize
 from envs.state import Events
+from tests.helpers import assert_same
 from tests.recsim_ng.conftest import random_slates
 
 VecFactory = Callable[..., Any]
@@ -25,19 +26,6 @@ def _rollout(env: Any, seed: int, steps: int, slate_seed: int = 0) -> list[Any]:
         slate = random_slates(rng, env.num_envs, env.world.corpus.n_items, env.world.config.slate_size)
         out.append(env.step(slate))
     return out
-
-
-def _assert_same(a: Any, b: Any) -> None:
-    if isinstance(a, dict):
-        assert sorted(a) == sorted(b)
-        for k in a:
-            _assert_same(a[k], b[k])
-    elif isinstance(a, (tuple, list)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b, strict=True):
-            _assert_same(x, y)
-    else:
-        np.testing.assert_array_equal(a, b)
 
 
 # --- conformance ---------------------------------------------------------------------------
@@ -71,12 +59,12 @@ def test_observations_lie_in_the_spaces(vector_env: VecFactory) -> None:
 # --- determinism -------------------------------------------------------------------------------
 def test_same_seed_same_rollout(vector_env: VecFactory) -> None:
     # horizon 3 and 7 steps: the rollout crosses two autoresets.
-    _assert_same(_rollout(vector_env(5, horizon=3), 4, 7), _rollout(vector_env(5, horizon=3), 4, 7))
+    assert_same(_rollout(vector_env(5, horizon=3), 4, 7), _rollout(vector_env(5, horizon=3), 4, 7))
 
 
 def test_different_seed_different_rollout(vector_env: VecFactory) -> None:
     with pytest.raises(AssertionError):
-        _assert_same(_rollout(vector_env(5), 1, 3), _rollout(vector_env(5), 2, 3))
+        assert_same(_rollout(vector_env(5), 1, 3), _rollout(vector_env(5), 2, 3))
 
 
 def test_rollout_does_not_depend_on_other_envs_stepping_in_between(vector_env: VecFactory) -> None:
@@ -90,14 +78,14 @@ def test_rollout_does_not_depend_on_other_envs_stepping_in_between(vector_env: V
     for _ in range(3):
         mixed.append(a.step(random_slates(rng, 5, a.world.corpus.n_items, 2)))
         other.step(random_slates(rng_other, 7, other.world.corpus.n_items, 2))
-    _assert_same(alone, mixed)
+    assert_same(alone, mixed)
 
 
 def test_compiled_steps_equal_eager_steps(vector_env: VecFactory) -> None:
     """One seed, one rollout, whether the step is a TensorFlow graph or eager Python (and
     across separately built networks, whose variables RecSim NG may order differently)."""
     compiled = vector_env(5, horizon=3, graph_compile=True)
-    _assert_same(_rollout(compiled, 4, 5), _rollout(vector_env(5, horizon=3), 4, 5))
+    assert_same(_rollout(compiled, 4, 5), _rollout(vector_env(5, horizon=3), 4, 5))
     assert compiled.sim.graph_compile  # interest evolution draws only through edward2
 
 
@@ -122,7 +110,7 @@ def test_story_with_draws_outside_edward2_steps_eagerly_and_stays_seeded() -> No
         with pytest.warns(RuntimeWarning, match="outside edward2"):
             runs.append(_rollout(env, 0, 3))
         assert not env.sim.graph_compile
-    _assert_same(*runs)
+    assert_same(*runs)
 
 
 def test_single_env_equals_vector_env_of_one(vector_env: VecFactory) -> None:
@@ -133,12 +121,12 @@ def test_single_env_equals_vector_env_of_one(vector_env: VecFactory) -> None:
     obs_v, _ = vec.reset(seed=7)
     rng = np.random.default_rng(0)
     for _ in range(4):
-        _assert_same(obs_s, {k: v[0] for k, v in obs_v.items()})
+        assert_same(obs_s, {k: v[0] for k, v in obs_v.items()})
         slate = random_slates(rng, 1, single.world.corpus.n_items, 2)
         obs_s, r_s, te_s, tr_s, info_s = single.step(slate[0])
         obs_v, r_v, te_v, tr_v, info_v = vec.step(slate)
         assert (r_s, te_s, tr_s) == (r_v[0], te_v[0], tr_v[0])
-        _assert_same(info_s, {k: info_v[k][0] for k in info_s})
+        assert_same(info_s, {k: info_v[k][0] for k in info_s})
 
 
 def test_world_seed_fixes_the_corpus(vector_env: VecFactory) -> None:

@@ -149,6 +149,9 @@ class AgentDefaults:
     """Share of requests that explore (alternative to slots)."""
     history_length: int = 2
     item_policy: str | None = None
+    ppo_timesteps: int = 50_000
+    """Training steps of the SB3 item policy that ``*-ppo`` agents use when no item_model is given
+    (trained once per world and cached)."""
 
 
 @dataclass

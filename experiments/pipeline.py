@@ -41,6 +41,7 @@ class Artifacts:
 
     logs: pd.DataFrame | None = None
     table: Any = None
+    item_model: Path | None = None  # the SB3 item policy of *-ppo agents
     llm: dict[str, Any] = field(default_factory=dict)  # model folder, curve, timings, held-out metrics
 
 
@@ -140,13 +141,37 @@ def prepare(world: World, cfg: RunConfig, cache: Path, progress: bool = True) ->
     if any(a.needs_llm for a in cfg.agents):
         assert art.logs is not None
         art.table, art.llm = language_model(world, cfg, art.logs, cache, progress)
+    if any(_wants_ppo(cfg, a) for a in cfg.agents):
+        art.item_model = item_policy_model(world, cfg, cache)
     return art
+
+
+def _wants_ppo(cfg: RunConfig, spec: AgentSpec) -> bool:
+    kwargs = cfg.agent_kwargs(spec)
+    return (kwargs.get("item_policy") == "ppo" or spec.name.endswith("-ppo")) and "item_model" not in kwargs
+
+
+def item_policy_model(world: World, cfg: RunConfig, cache: Path) -> Path:
+    """The SB3 item policy for ``*-ppo`` agents: trained in the simulator once per world, cached."""
+    from agents.items.sb3 import train_item_policy
+
+    path = cache / "items" / f"ppo-{_key(_world_key(cfg), cfg.agent.ppo_timesteps)}.zip"
+    with file_lock(path.with_suffix(".lock")):
+        if not path.exists():
+            t0 = time.perf_counter()
+            policy = train_item_policy(world, total_timesteps=cfg.agent.ppo_timesteps, seed=cfg.world.seed)
+            policy.save(path)
+            log.info("trained the PPO item policy (%d steps) in %.1fs", cfg.agent.ppo_timesteps,
+                     time.perf_counter() - t0)
+    return path
 
 
 def make(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> Any:
     from agents import make_agent
 
     kwargs = cfg.agent_kwargs(spec)
+    if _wants_ppo(cfg, spec):
+        kwargs["item_model"] = str(art.item_model)
     if spec.needs_llm:
         kwargs.setdefault("table", art.table)
     elif spec.needs_logs:

@@ -135,3 +135,12 @@ def test_ray_backend_runs_the_same_trials(tmp_path: Path, fast_config: Path) -> 
         a = json.loads((out / "results" / f"{cell}.json").read_text())["summary"]
         b = json.loads((local / "results" / f"{cell}.json").read_text())["summary"]
         assert a == b  # same seeds, same numbers, whichever backend ran them
+
+
+def test_ppo_agents_get_a_trained_item_policy(tmp_path: Path, fast_config: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["run", str(fast_config), "--out", str(out), "--quiet", "--set", "agent.ppo_timesteps=512",
+                 "--set", "agents=[{name='exploit'}, {name='hierarchical-oracle-ppo'}]"]) == 0
+    assert len(list((out / "cache" / "items").glob("ppo-*.zip"))) == 1
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["agents"]["hierarchical-oracle-ppo"]["explore_share"]["mean"] > 0

@@ -59,6 +59,11 @@ def _add_data(p: argparse.ArgumentParser) -> None:
         default=d.cap_per_history,
         help=f"examples per history, 'none' = no cap (default: {d.cap_per_history})",
     )
+    g.add_argument(
+        "--first-time-only",
+        action="store_true",
+        help="keep only targets the user engages for the first time in the logs (the discoveries)",
+    )
 
 
 def _world(args):
@@ -98,6 +103,7 @@ def cmd_data(args) -> None:
         args.cap_per_history,
         seed=args.seed,
         verbose=True,
+        first_time_only=args.first_time_only,
     )
     print(f"saved {data.save(args.out)}")
 
@@ -107,7 +113,9 @@ def cmd_train(args) -> None:
 
     t = TrainConfig()
     config = LLMConfig(
-        data=DataConfig(args.history_length, args.cap_per_target, args.cap_per_history),
+        data=DataConfig(
+            args.history_length, args.cap_per_target, args.cap_per_history, first_time_only=args.first_time_only
+        ),
         train=TrainConfig(
             pretrain_steps=args.pretrain_steps,
             sft_steps=args.sft_steps,

@@ -55,10 +55,7 @@ class ClusterLevel:
 
     @cached_property
     def _members(self) -> tuple[np.ndarray, np.ndarray]:
-        order = np.argsort(self.item_cluster, kind="stable").astype(np.int64)
-        offsets = np.zeros(self.n_clusters + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.item_cluster, minlength=self.n_clusters), out=offsets[1:])
-        return order, offsets
+        return segments(self.item_cluster, self.n_clusters)
 
     def items_in(self, cluster: int) -> np.ndarray:
         """Item ids of one cluster (sorted by id)."""
@@ -81,6 +78,22 @@ class ClusterLevel:
         """(M, M) cosine similarity of the cluster centroids."""
         c = self.centroids / np.maximum(np.linalg.norm(self.centroids, axis=1, keepdims=True), 1e-9)
         return (c @ c.T).astype(np.float32)
+
+
+def segments(labels: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ids grouped by label: the ids of group g are ``order[offsets[g]:offsets[g + 1]]``."""
+    order = np.argsort(labels, kind="stable").astype(np.int64)
+    offsets = np.zeros(n_groups + 1, dtype=np.int64)
+    np.cumsum(np.bincount(labels, minlength=n_groups), out=offsets[1:])
+    return order, offsets
+
+
+def uniform_member(order: np.ndarray, offsets: np.ndarray, groups: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """A uniformly random member of each group (``u`` uniforms in [0, 1), same shape as
+    ``groups``); -1 for a group without members."""
+    start, size = offsets[groups], offsets[groups + 1] - offsets[groups]
+    index = np.minimum(start + (u * size).astype(np.int64), len(order) - 1)
+    return np.where(size > 0, order[index], -1)
 
 
 def _centroids(embeddings: np.ndarray, labels: np.ndarray, k: int) -> np.ndarray:

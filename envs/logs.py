@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from envs.clusters import uniform_member
 from envs.env import InterestExplorationVectorEnv
 from envs.errors import ConfigError
 from envs.metrics import EventLog
@@ -43,8 +44,7 @@ def items_from_clusters(world: World, clusters: np.ndarray, rng: np.random.Gener
     """A uniformly random item of each cluster (any shape) at the world's level."""
     order, offsets = world.level.members
     c = np.asarray(clusters, dtype=np.int64)
-    start, size = offsets[c], offsets[c + 1] - offsets[c]
-    return order[start + (rng.random(c.shape) * size).astype(np.int64)]
+    return uniform_member(order, offsets, c, rng.random(c.shape))
 
 
 def organic_slates(

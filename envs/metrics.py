@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from envs.errors import DataError
+from envs.session import bit_set
 from envs.state import Events
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.int64)
@@ -133,9 +134,7 @@ def homogenization(log: EventLog, n_clusters: int, max_pairs: int = 20_000, seed
     if n_users < 2:
         return float("nan")
     pos = (user >= 0) & ev.positive
-    bits = np.zeros((n_users, (n_clusters + 7) // 8), dtype=np.uint8)
-    c = ev.cluster[pos]
-    np.bitwise_or.at(bits, (user[pos], c >> 3), (1 << (c & 7)).astype(np.uint8))
+    bits = bit_set(np.zeros((n_users, (n_clusters + 7) // 8), dtype=np.uint8), user[pos], ev.cluster[pos])
     if n_users * (n_users - 1) // 2 <= max_pairs:
         a, b = np.triu_indices(n_users, k=1)
     else:

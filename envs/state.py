@@ -120,21 +120,6 @@ def map_rows(fn: Any, *states: T) -> T:
     return fn(*states)  # type: ignore[no-any-return]
 
 
-def where_rows(mask: np.ndarray, new: T, old: T) -> T:
-    """Per user: rows of ``new`` where mask, else rows of ``old``."""
-
-    def pick(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        m = mask.reshape(mask.shape + (1,) * (a.ndim - 1))
-        return np.where(m, a, b)
-
-    return map_rows(pick, new, old)
-
-
-def take_rows(state: T, index: np.ndarray | slice) -> T:
-    """The sub-batch of users ``index``."""
-    return map_rows(lambda a: a[index], state)
-
-
 def state_nbytes(state: Any) -> int:
     total = 0
 

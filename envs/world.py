@@ -14,7 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs import interest, recsim
-from envs.clusters import ClusterHierarchy, ClusterLevel
+from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_member
 from envs.config import WorldConfig, resolve_config
 from envs.corpus import Corpus, build_corpus
 from envs.errors import ActionError, ConfigError
@@ -176,18 +176,13 @@ class World:
 
     @cached_property
     def _leaf_members(self) -> tuple[np.ndarray, np.ndarray]:
-        leaf = self.corpus.leaf
-        order = np.argsort(leaf, kind="stable")
-        offsets = np.zeros(self.taxonomy.n_leaves + 1, dtype=np.int64)
-        np.cumsum(np.bincount(leaf, minlength=self.taxonomy.n_leaves), out=offsets[1:])
-        return order, offsets
+        return segments(self.corpus.leaf, self.taxonomy.n_leaves)
 
     def random_item_of_leaf(self, leaf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """A uniformly random item of each given subtopic (a subtopic without items gives any item)."""
         order, offsets = self._leaf_members
-        start, size = offsets[leaf], offsets[leaf + 1] - offsets[leaf]
-        pick = start + (rng.random(leaf.shape) * np.maximum(size, 1)).astype(np.int64)
-        return np.where(size > 0, order[np.minimum(pick, len(order) - 1)], rng.integers(0, len(order), leaf.shape))
+        item = uniform_member(order, offsets, leaf, rng.random(leaf.shape))
+        return np.where(item >= 0, item, rng.integers(0, len(order), leaf.shape))
 
     # --- oracle access (never part of an observation) ------------------------------------------
     def oracle_latent_clusters(self, state: State, level: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:

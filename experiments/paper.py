@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.config import load_raw
-from experiments.report import _fmt, markdown_to_html
+from experiments.report import fmt_stat, markdown_to_html
 from experiments.rundir import default_out, write_json, write_text
 from experiments.stats import mean_ci95
 from experiments.sweep import run_sweep
@@ -98,7 +98,7 @@ def write_paper_report(root: Path, sweeps: dict[str, Path], quick: bool) -> Path
         for cell in cells:
             label = ", ".join(f"{k}={v}" for k, v in cell["params"].items()) or "base"
             for name, stats in cell["agents"].items():
-                lines.append(f"| {label} | {name} | " + " | ".join(_fmt(stats.get(m)) for m in metrics) + " |")
+                lines.append(f"| {label} | {name} | " + " | ".join(fmt_stat(stats.get(m)) for m in metrics) + " |")
         lines.append("")
         for cell in cells:
             label = ", ".join(f"{k}={v}" for k, v in cell["params"].items()) or "base"
@@ -132,9 +132,9 @@ def _exact_match_section(root: Path, sweep: Path) -> list[str]:
     png = exact_match_plot(root / "exact_match.png", {f"run {i}": c for i, c in enumerate(curves)},
                            {"few-shot": float(few["mean"])} if few["mean"] is not None else None)
     lines += [
-        f"- fine-tuned free exact match at the end of training: {_fmt(final)}",
-        f"- few-shot (pretrained only) free exact match: {_fmt(few)}",
-        f"- constrained decoding exact match: {_fmt(constrained)}",
+        f"- fine-tuned free exact match at the end of training: {fmt_stat(final)}",
+        f"- few-shot (pretrained only) free exact match: {fmt_stat(few)}",
+        f"- constrained decoding exact match: {fmt_stat(constrained)}",
         "",
         f"![exact match]({png.name})",
         "",

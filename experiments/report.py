@@ -49,7 +49,7 @@ def aggregate(trials: list[dict], order: list[str] | None = None) -> dict[str, A
     return out
 
 
-def _fmt(stat: dict | None) -> str:
+def fmt_stat(stat: dict | None) -> str:
     if not stat or stat.get("mean") is None:
         return "n/a"
     m = stat["mean"]
@@ -64,7 +64,7 @@ def summary_table(summary: dict, metrics: tuple[str, ...] = HEADLINE) -> str:
     agents = summary["agents"]
     lines = ["| agent | " + " | ".join(metrics) + " |", "|---" * (len(metrics) + 1) + "|"]
     for name, stats in agents.items():
-        lines.append(f"| {name} | " + " | ".join(_fmt(stats.get(m)) for m in metrics) + " |")
+        lines.append(f"| {name} | " + " | ".join(fmt_stat(stats.get(m)) for m in metrics) + " |")
     return "\n".join(lines)
 
 

@@ -90,11 +90,5 @@ def run_experiment(
     return out_dir
 
 
-def load_run_config(out_dir: Path) -> RunConfig:
-    from experiments.config import config_from_dict, load_raw
-
-    return config_from_dict(load_raw(out_dir / "config.toml"))
-
-
 def read_summary(out_dir: Path) -> dict:
     return json.loads((out_dir / "summary.json").read_text())

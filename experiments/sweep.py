@@ -9,6 +9,7 @@ repeated. Trials run in a local process pool (default) or as Ray tasks; both cal
 
 from __future__ import annotations
 
+import copy
 import itertools
 import json
 import logging
@@ -83,7 +84,7 @@ def plan(base: dict[str, Any], grid: dict[str, list[Any]], seeds: int) -> list[T
     for cell, values in enumerate(itertools.product(*(grid[k] for k in keys))):
         params = dict(zip(keys, values, strict=True))
         for seed in range(seeds):
-            raw = apply_overrides(base, [])
+            raw = copy.deepcopy(base)
             for k, v in params.items():
                 set_path(raw, k, v)
             set_path(raw, "eval.seeds", [seed])
@@ -197,7 +198,7 @@ def is_sweep(folder: Path) -> bool:
 def write_sweep_report(out_dir: Path) -> Path:
     """Mean and 95 % CI per cell, agent and metric; curves when the grid has one field."""
     from experiments.plots import line_plot
-    from experiments.report import _fmt, markdown_to_html
+    from experiments.report import fmt_stat, markdown_to_html
 
     manifest = json.loads((out_dir / MANIFEST).read_text())
     rows = [json.loads(p.read_text()) for p in sorted((out_dir / "results").glob("*.json"))]
@@ -229,7 +230,7 @@ def write_sweep_report(out_dir: Path) -> Path:
     for cell in table:
         label = ", ".join(f"{k}={v}" for k, v in cell["params"].items())
         for name, stats in cell["agents"].items():
-            lines.append(f"| {label} | {name} | " + " | ".join(_fmt(stats.get(m)) for m in metrics) + " |")
+            lines.append(f"| {label} | {name} | " + " | ".join(fmt_stat(stats.get(m)) for m in metrics) + " |")
     lines.append("")
     grid = manifest["grid"]
     if len(grid) == 1 and len(table) > 1:

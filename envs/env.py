@@ -13,9 +13,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from envs.buffers import ArrayPool
 from envs.config import WorldConfig
 from envs.errors import ConfigError, StateError
-from envs.state import Events, map_rows
+from envs.state import EVENT_DTYPES, Events, copy_state, map_rows
 from envs.world import State, World, make_world
 
 Obs = dict[str, np.ndarray]
@@ -156,6 +157,7 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
             num_threads = int(os.environ.get("NOVELTYGYM_NUM_THREADS", 0)) or (os.cpu_count() or 1)
         self._threads = min(len(self._bounds), num_threads)
         self._pool: ThreadPoolExecutor | None = None
+        self._outputs = ArrayPool()  # recycles the per-step output arrays (envs/buffers.py)
         self._shards: list[State] = []
         self._rngs: list[np.random.Generator] = []
         self._next_id: list[int] = []
@@ -170,11 +172,12 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
 
     @property
     def state(self) -> State | None:
-        """The whole population's state (concatenated shards), e.g. for oracle queries."""
+        """A copy of the whole population's state (shards joined), e.g. for oracle queries.
+        A copy because the env updates its own state in place at every step."""
         if not self._shards:
             return None
         if len(self._shards) == 1:
-            return self._shards[0]
+            return copy_state(self._shards[0])
         return map_rows(lambda *a: np.concatenate(a), *self._shards)
 
     def reset(
@@ -185,70 +188,74 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         super().reset(seed=seed)
         n = len(self._bounds)
         self._rngs = [self.np_random] if n == 1 else list(self.np_random.spawn(n))
+        # The env owns its shards (copies) and steps them in place (World.step_owned).
         self._shards = [
-            self.world.init_state(np.arange(lo, hi), rng)
+            copy_state(self.world.init_state(np.arange(lo, hi), rng))
             for (lo, hi), rng in zip(self._bounds, self._rngs, strict=True)
         ]
         # Users who replace finished ones get ids B + shard + k * n_shards: unique, thread-free.
         self._next_id = [self.num_envs + i for i in range(n)]
-        obs = self._empty_obs()
+        obs = self._new_observation()
         for (lo, hi), st in zip(self._bounds, self._shards, strict=True):
             self.world.observe(st, out={k: v[lo:hi] for k, v in obs.items()})
         return obs, {}
 
-    def _empty_obs(self) -> Obs:
-        # New arrays every step: callers may keep observations, so buffers are never reused.
-        return {
-            k: np.empty((self.num_envs, *tuple(space.shape or ())), dtype=space.dtype)
-            for k, space in self.world.observation_space.spaces.items()
-        }
+    def _new_observation(self) -> Obs:
+        return self.world.empty_observation(self.num_envs, allocate=self._outputs.empty)
 
-    def _step_shard(self, i: int, actions: np.ndarray, obs: Obs) -> tuple[Any, ...]:
+    def _step_shard(self, i: int, actions: np.ndarray, obs: Obs, events: Events) -> tuple[Any, ...]:
+        """Step shard i, writing its rows of ``obs`` and ``events``; users whose episode ended
+        are replaced by new ones. Returns the ended rows (shard-local), whether each was
+        terminated, and their final observations."""
         lo, hi = self._bounds[i]
-        state, events = self.world.step(self._shards[i], actions[lo:hi], self._rngs[i])
-        s = state.session
-        done = s.done.copy()
-        terminated = s.terminated.copy()
-        final_obs = None
-        if done.any():
-            final_obs = self.world.observe(state)
-            rows = np.flatnonzero(done)
-            ids = self._next_id[i] + len(self._bounds) * np.arange(len(rows))
-            self._next_id[i] += len(self._bounds) * len(rows)
-            state = _put_rows(state, rows, self.world.init_state(ids, self._rngs[i]))
-        self._shards[i] = state
-        self.world.observe(state, out={k: v[lo:hi] for k, v in obs.items()})
-        return events, done, terminated, final_obs
+        state, rng = self._shards[i], self._rngs[i]
+        shard_obs = {k: v[lo:hi] for k, v in obs.items()}
+        self.world.step_owned(state, actions[lo:hi], rng, Events(*(a[lo:hi] for a in events)), shard_obs)
+        rows = np.flatnonzero(state.session.done)
+        if not len(rows):
+            return rows, None, None
+        terminated = state.session.terminated[rows]
+        final_obs = {k: v[rows] for k, v in shard_obs.items()}
+        ids = self._next_id[i] + len(self._bounds) * np.arange(len(rows))
+        self._next_id[i] += len(self._bounds) * len(rows)
+        fresh = self.world.init_state(ids, rng)
+        _put_rows(state, rows, fresh)
+        for k, v in self.world.observe(fresh).items():
+            shard_obs[k][rows] = v
+        return rows, terminated, final_obs
 
     def step(self, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         if not self._shards:
             raise StateError("step() called before reset(); call envs.reset(seed=...) first")
+        # Validated as a whole before any shard moves, so a bad slate changes nothing.
         actions = self.world.validate_slate(actions, self.num_envs)
         n = len(self._bounds)
-        obs = self._empty_obs()
+        # Arrays no earlier output still uses: callers may keep observations and events.
+        obs = self._new_observation()
+        events = Events(*(self._outputs.empty((self.num_envs,), dt) for dt in EVENT_DTYPES))
         if n > 1 and self._threads > 1:
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="noveltygym-shard")
-            parts = list(self._pool.map(self._step_shard, range(n), [actions] * n, [obs] * n))
+            parts = list(self._pool.map(self._step_shard, range(n), [actions] * n, [obs] * n, [events] * n))
         else:
-            parts = [self._step_shard(i, actions, obs) for i in range(n)]
-        if n == 1:
-            events, done, terminated, final = parts[0]
-        else:
-            events = Events(*(np.concatenate(col) for col in zip(*(p[0] for p in parts), strict=True)))
-            done = np.concatenate([p[1] for p in parts])
-            terminated = np.concatenate([p[2] for p in parts])
+            parts = [self._step_shard(i, actions, obs, events) for i in range(n)]
+        done = np.zeros(self.num_envs, dtype=bool)
+        terminated = np.zeros(self.num_envs, dtype=bool)
         info: dict[str, Any] = events.as_info()
-        if done.any():
-            # Slots that did not end repeat their current observation (arrays only, no None).
-            if n == 1:
-                info["final_obs"] = final
-            else:
-                info["final_obs"] = {k: v.copy() for k, v in obs.items()}
-                for (lo, hi), p in zip(self._bounds, parts, strict=True):
-                    if p[3] is not None:
-                        for k, v in p[3].items():
-                            info["final_obs"][k][lo:hi] = v
+        final_obs = None
+        for (lo, _), (rows, term, final) in zip(self._bounds, parts, strict=True):
+            if len(rows):
+                if final_obs is None:
+                    # Slots that did not end repeat their current observation (arrays only, no None).
+                    final_obs = self._new_observation()
+                    for k, v in obs.items():
+                        np.copyto(final_obs[k], v)
+                done[lo + rows] = True
+                terminated[lo + rows] = term
+                for k, v in final.items():
+                    final_obs[k][lo + rows] = v
+        if final_obs is not None:
+            info["final_obs"] = final_obs
             info["_final_obs"] = done
         return obs, self.world.reward(events), terminated, done & ~terminated, info
 
@@ -270,12 +277,11 @@ def shard_bounds(n_users: int, min_shard: int = 4096, max_shard: int = 65_536) -
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
-def _put_rows(state: State, rows: np.ndarray, fresh: State) -> State:
-    """``state`` with users ``rows`` replaced by the users of ``fresh`` (in order)."""
+def _put_rows(state: State, rows: np.ndarray, fresh: State) -> None:
+    """Replace users ``rows`` of ``state`` (owned, changed in place) by the users of ``fresh``."""
 
     def put(old: np.ndarray, new: np.ndarray) -> np.ndarray:
-        out = old.copy()
-        out[rows] = new
-        return out
+        old[rows] = new
+        return old
 
-    return map_rows(put, state, fresh)
+    map_rows(put, state, fresh)

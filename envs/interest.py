@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from envs.choice import mnl_probabilities, proportional_probabilities, sample_choice
-from envs.session import bit_set, empty_session, engagement_events, push_history, shift_in
+from envs.session import bit_set, empty_session, engagement_events, shift_in
 from envs.state import Events, InterestState, InterestUsers, Response, SessionState
 
 if TYPE_CHECKING:
+    from envs.config import WorldConfig
     from envs.world import World
 
 SATIATION_WINDOW = 8  # clicks remembered for satiation
@@ -109,11 +110,22 @@ def _initial_history(
     responses = np.stack(
         [corpus.length[items], np.ones_like(corpus.length[items]), np.zeros_like(corpus.length[items])], axis=-1
     )
-    rows = np.arange(n)
-    everyone = np.ones(n, dtype=bool)
-    for t in range(h0):
-        s = push_history(s, everyone, items[:, t], clusters[:, t], responses[:, t])
-    return dataclasses.replace(s, engaged=bit_set(s.engaged, np.repeat(rows, h0), clusters.ravel()))
+    # As if pushed one by one into the empty ring: engagement t lands in slot t % H, and only
+    # the last H of them stay.
+    h = s.hist_items.shape[1]
+    kept = np.arange(max(0, h0 - h), h0)
+    hist_items, hist_clusters, hist_responses = s.hist_items.copy(), s.hist_clusters.copy(), s.hist_responses.copy()
+    hist_items[:, kept % h] = items[:, kept]
+    hist_clusters[:, kept % h] = clusters[:, kept]
+    hist_responses[:, kept % h] = responses[:, kept]
+    return dataclasses.replace(
+        s,
+        hist_items=hist_items,
+        hist_clusters=hist_clusters,
+        hist_responses=hist_responses,
+        hist_next=np.full(n, h0 % h, dtype=np.int64),
+        engaged=bit_set(s.engaged, np.repeat(np.arange(n), h0), clusters.ravel()),
+    )
 
 
 def anchor_scores(users: InterestUsers, emb: np.ndarray, width: float) -> np.ndarray:
@@ -172,9 +184,13 @@ def choice_probabilities(world: World, util: np.ndarray) -> np.ndarray:
     cfg = world.config
     if cfg.choice_model == "mnl":
         return mnl_probabilities(util, cfg.no_click_utility, cfg.choice_temperature)
-    # Proportional scores must be non-negative: shift by the lowest utility the model allows.
-    floor = -3.0 * cfg.w_quality - cfg.w_satiation / (1.0 - cfg.satiation_decay + 1e-9)
-    return proportional_probabilities(util, cfg.no_click_utility, floor)
+    return proportional_probabilities(util, cfg.no_click_utility, choice_floor(cfg))
+
+
+def choice_floor(cfg: WorldConfig) -> float:
+    """The lowest utility the model allows: proportional choice shifts scores by it so that
+    they are non-negative."""
+    return -3.0 * cfg.w_quality - cfg.w_satiation / (1.0 - cfg.satiation_decay + 1e-9)
 
 
 def respond(world: World, state: InterestState, slate: np.ndarray, rng: np.random.Generator) -> Response:
@@ -282,9 +298,8 @@ def _update_session(
     again = ended & ~done_now
     rows = np.flatnonzero(again)
     if len(rows):
-        dim = users.anchor_pos.shape[2]
         pos = users.anchor_pos.copy()
-        pos[rows] += _scaled_normal(rng, pos[rows].shape, cfg.drift_std, dim).astype(np.float32)
+        drift_interests(pos, rows, cfg.drift_std, rng)
         users = dataclasses.replace(users, anchor_pos=pos)
     s = dataclasses.replace(
         s,
@@ -297,6 +312,14 @@ def _update_session(
         terminated=s.terminated | (done_now & churn),
     )
     return s, users, ended
+
+
+def drift_interests(anchor_pos: np.ndarray, rows: np.ndarray, std: float, rng: np.random.Generator) -> None:
+    """Move the interests (B, A, D) of users ``rows`` by Gaussian noise, in place: the slow
+    drift between sessions."""
+    if len(rows):
+        shape = (len(rows), *anchor_pos.shape[1:])
+        anchor_pos[rows] += _scaled_normal(rng, shape, std, anchor_pos.shape[2]).astype(np.float32)
 
 
 # --- oracle access: hidden truth, for the oracle baseline and exploration regret ---------------

@@ -74,12 +74,12 @@ def transition(
     events, s = engagement_events(state.session, response, world.level.item_cluster, response.choice >= 0)
     rows = np.flatnonzero(events.clicked)
     interests = state.interests
-    flip = rng.random(len(rows))
+    flip = rng.random(len(events.clicked))  # one per user, clicked or not: a fixed-size draw
     if len(rows):
         topic = events.cluster[rows]
         x = interests[rows, topic]
         delta = cfg.recsim_interest_step * (1.0 - np.abs(x)) * (1.0 - x)
-        sign = np.where(flip < (x + 1.0) / 2.0, 1.0, -1.0)
+        sign = np.where(flip[rows] < (x + 1.0) / 2.0, 1.0, -1.0)
         interests = interests.copy()
         interests[rows, topic] = np.clip(x + sign * delta, -1.0, 1.0)
     quality = world.corpus.quality[np.maximum(events.item, 0)]

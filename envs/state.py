@@ -100,6 +100,11 @@ class Events(NamedTuple):
     day: np.ndarray  # int32
     session_end: np.ndarray  # bool the session ended after this step
 
+    @classmethod
+    def empty(cls, n_users: int) -> Events:
+        """Uninitialized event arrays for ``n_users`` users (to be written by a step)."""
+        return cls(*(np.empty(n_users, dtype=dt) for dt in EVENT_DTYPES))
+
     def as_info(self) -> dict[str, np.ndarray]:
         return self._asdict()
 
@@ -107,6 +112,17 @@ class Events(NamedTuple):
     def from_info(cls, info: dict[str, Any]) -> Events:
         """The events of a vector env's ``info`` (which may hold other keys, e.g. final_obs)."""
         return cls(**{k: info[k] for k in cls._fields})
+
+
+EVENT_DTYPES: tuple[type, ...] = (
+    np.int64, np.bool_, np.bool_, np.int64, np.int64, np.float32, np.float32, np.bool_,
+    np.bool_, np.bool_, np.bool_, np.bool_, np.float32, np.int32, np.bool_,
+)  # Events fields in order
+
+
+def copy_state(state: T) -> T:
+    """A deep copy of a state (every array copied, C-contiguous): one its holder owns."""
+    return map_rows(np.array, state)
 
 
 def map_rows(fn: Any, *states: T) -> T:

@@ -7,7 +7,9 @@ VectorEnv (B users) both call ``World.step``, so there is one implementation of 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -18,9 +20,11 @@ from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_memb
 from envs.config import WorldConfig, resolve_config
 from envs.corpus import Corpus, build_corpus
 from envs.errors import ActionError, ConfigError
+from envs.kernels import kernels_for, resolve_backend
+from envs.kernels.common import first_bad_slate_entry
 from envs.session import observe
 from envs.spaces import SlateSpace
-from envs.state import Events, InterestState, RecSimState, Response, state_nbytes
+from envs.state import Events, InterestState, RecSimState, Response, copy_state, map_rows, state_nbytes
 from envs.taxonomy import Taxonomy
 
 State = InterestState | RecSimState
@@ -29,9 +33,13 @@ State = InterestState | RecSimState
 class World:
     """Static world plus its pure dynamics. Build with :func:`make_world`."""
 
-    def __init__(self, config: WorldConfig, seed: int = 0) -> None:
+    _kernels: ModuleType | None = None  # compiled dynamics (envs.kernels); None: the numpy reference
+
+    def __init__(self, config: WorldConfig, seed: int = 0, backend: str | None = None) -> None:
         self.config = config
         self.seed = seed
+        self.backend = resolve_backend(backend)
+        self._kernels = kernels_for(config.dynamics) if self.backend == "numba" else None
         rng = np.random.default_rng(seed)
         if config.dynamics == "recsim":
             self.taxonomy = _recsim_taxonomy()
@@ -95,12 +103,48 @@ class World:
         return self._dyn.transition(self, state, slate, response, rng)  # type: ignore[no-any-return]
 
     def step(self, state: State, slate: np.ndarray, rng: np.random.Generator) -> tuple[State, Events]:
-        """Validate the slates, then response and transition."""
+        """Validate the slates, then response and transition. Pure: ``state`` is not changed."""
         slate = self.validate_slate(slate, state.session.n_users)
-        return self.transition(state, slate, self.respond(state, slate, rng), rng)
+        if self._kernels is None:
+            return self.transition(state, slate, self.respond(state, slate, rng), rng)
+        state = copy_state(state)
+        events = Events.empty(len(slate))
+        self._kernels.step_inplace(self, state, slate, rng, events, self.empty_observation(len(slate)))
+        return state, events
+
+    def step_owned(
+        self, state: State, slate: np.ndarray, rng: np.random.Generator, events: Events, obs: dict[str, np.ndarray]
+    ) -> None:
+        """``step`` for a caller that owns ``state`` (no one else holds its arrays): updates it in
+        place and writes the step's events and the next observation into ``events`` and ``obs``.
+        ``slate`` must come from ``validate_slate``. What the vector env runs: no state copies."""
+        if self._kernels is not None:
+            self._kernels.step_inplace(self, state, slate, rng, events, obs)
+            return
+        new, new_events = self.transition(state, slate, self.respond(state, slate, rng), rng)
+        map_rows(np.copyto, state, new)
+        for dst, src in zip(events, new_events, strict=True):
+            np.copyto(dst, src)
+        self.observe(state, out=obs)
+
+    @cached_property
+    def kernel_params(self) -> tuple[Any, ...]:
+        """The config values the compiled dynamics read (``envs.kernels``)."""
+        if self._kernels is None:
+            raise ConfigError(f"world backend is {self.backend!r}; kernel parameters exist for 'numba' only")
+        return self._kernels.params(self)  # type: ignore[no-any-return]
 
     def observe(self, state: State, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         return observe(state.session, out)
+
+    def empty_observation(
+        self, n_users: int, allocate: Callable[[tuple[int, ...], Any], np.ndarray] = np.empty
+    ) -> dict[str, np.ndarray]:
+        """Uninitialized observation arrays for ``n_users`` users, from ``allocate(shape, dtype)``."""
+        return {
+            k: allocate((n_users, *tuple(space.shape or ())), space.dtype)
+            for k, space in self.observation_space.spaces.items()
+        }
 
     def reward(self, events: Events) -> np.ndarray:
         """(B,) float32 enjoyment, as chosen by ``config.reward``."""
@@ -129,22 +173,13 @@ class World:
                 )
         if arr.shape != (n_users, s):
             raise ActionError(f"slate has shape {arr.shape}; expected ({n_users}, {s}) = (n_users, slate_size)")
-        arr = arr.astype(np.int64, copy=False)
+        arr = np.ascontiguousarray(arr, dtype=np.int64)
         n = self.corpus.n_items
-        if arr.size and (arr.min() < 0 or arr.max() >= n):
-            u, j = np.argwhere((arr < 0) | (arr >= n))[0]
+        u, j, problem = first_bad_slate_entry(arr, n)
+        if problem == 1:
             raise ActionError(f"slate[{u}, {j}] = {arr[u, j]} is not an item id; ids lie in [0, {n - 1}]")
-        if s > 1:
-            if s == 2:  # the RecSim slate: one comparison instead of a sort
-                dup_rows = arr[:, 0] == arr[:, 1]
-            else:
-                srt = np.sort(arr, axis=1)
-                dup_rows = (srt[:, 1:] == srt[:, :-1]).any(axis=1)
-            if dup_rows.any():
-                u = int(np.flatnonzero(dup_rows)[0])
-                raise ActionError(
-                    f"slate of user {u} repeats an item ({arr[u].tolist()}); a slate holds distinct items"
-                )
+        if problem == 2:
+            raise ActionError(f"slate of user {u} repeats an item ({arr[u].tolist()}); a slate holds distinct items")
         return arr
 
     # --- helpers for dynamics -----------------------------------------------------------------
@@ -245,10 +280,14 @@ def _recsim_taxonomy() -> Taxonomy:
 _CACHE: dict[tuple[Any, ...], World] = {}
 
 
-def make_world(preset_or_config: str | WorldConfig = "default", seed: int = 0, **overrides: Any) -> World:
-    """Build (or reuse) a world from a preset name or a config, with field overrides."""
+def make_world(
+    preset_or_config: str | WorldConfig = "default", seed: int = 0, backend: str | None = None, **overrides: Any
+) -> World:
+    """Build (or reuse) a world from a preset name or a config, with field overrides.
+    ``backend``: 'numba' (compiled dynamics, the default) or 'numpy' (the reference); see
+    ``envs.kernels``."""
     config = resolve_config(preset_or_config, **overrides)
-    key = (config, repr(config.taxonomy_data), seed)
+    key = (config, repr(config.taxonomy_data), seed, resolve_backend(backend))
     if key not in _CACHE:
-        _CACHE[key] = World(config, seed)
+        _CACHE[key] = World(config, seed, backend)
     return _CACHE[key]

@@ -1,0 +1,138 @@
+"""Batch passes every compiled world shares: the choice over each slate, and the engagement
+record with the observation (history ring, engaged-cluster bitset, novelty, unexpectedness).
+
+A world's kernel (``envs.kernels.interest``, ``envs.kernels.recsim``) calls them once per
+step, each a loop over all users. They mirror ``envs.choice`` and ``envs.session``, the numpy
+reference. Why whole-batch passes rather than per-user helpers: numba reference-counts every
+array handed to a function call, and a call per user per array costs more than the
+simulation itself; inside one loop, arrays are plain pointers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+# Compiled once, then loaded from the on-disk cache; nogil lets the vector env step shards in threads.
+jit = njit(nogil=True, cache=True)
+BLOCK = 256  # users per block in passes that need per-item temporaries
+
+
+@jit
+def choose(
+    utility: np.ndarray, mnl: bool, no_click: float, temperature: float, floor: float,
+    uniforms: np.ndarray, choice: np.ndarray,
+) -> None:
+    """choice[i] = slate position drawn for user i, -1 = no click, from utility (B, S).
+
+    mnl: multinomial logit, P(j) ∝ exp(u_j / temperature), no click ∝ exp(no_click / temperature)
+    (``envs.choice.mnl_probabilities``); otherwise RecSim's proportional model, P(j) ∝
+    max(u_j - floor, 0), no click ∝ max(no_click - floor, 0)
+    (``envs.choice.proportional_probabilities``). Inverse-CDF draw with uniforms (B,)
+    (``envs.choice.sample_choice``)."""
+    n_users, n = utility.shape
+    weights = np.empty(n + 1)
+    inverse = 1.0 / temperature
+    for i in range(n_users):
+        if mnl:
+            top = no_click
+            for j in range(n):
+                top = max(top, utility[i, j])
+            for j in range(n):
+                weights[j] = math.exp((utility[i, j] - top) * inverse)
+            weights[n] = math.exp((no_click - top) * inverse)
+        else:
+            for j in range(n):
+                weights[j] = max(utility[i, j] - floor, 0.0)
+            weights[n] = max(no_click - floor, 0.0)
+        total = 0.0
+        for j in range(n + 1):
+            total += weights[j]
+        threshold = uniforms[i] * total  # compare unnormalized sums: no division per position
+        cdf = 0.0
+        pick = -1
+        for j in range(n):
+            cdf += weights[j]
+            if cdf > threshold:
+                pick = j
+                break
+        choice[i] = pick
+
+
+@jit
+def mark_inactive(i, ev):  # type: ignore[no-untyped-def]
+    """Events of user i, whose episode has already ended: nothing happens (a rare path)."""
+    ev.active[i] = False
+    ev.clicked[i] = False
+    ev.item[i] = -1
+    ev.cluster[i] = -1
+    ev.watch_time[i] = 0.0
+    ev.completion[i] = 0.0
+    ev.liked[i] = False
+    ev.positive[i] = False
+    ev.discovered[i] = False
+    ev.utility[i] = 0.0
+    ev.session_end[i] = False
+
+
+@jit
+def record_and_observe(
+    ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day, session_steps, days_away,
+    obs_items, obs_clusters, obs_responses, obs_session,
+):  # type: ignore[no-untyped-def]
+    """After a world's pass has written the step's clicks into ``ev``: set ``ev.novel`` and
+    ``ev.unexpected``, append each click to the history ring and positive ones to the
+    engaged bitset (``envs.session.engagement_events``), then write every user's observation,
+    history oldest first (``envs.session.observe``)."""
+    clicked, positive, item, cluster = ev.clicked, ev.positive, ev.item, ev.cluster
+    watch, completion, liked, novel, unexpected = ev.watch_time, ev.completion, ev.liked, ev.novel, ev.unexpected
+    h = hist_items.shape[1]
+    for i in range(clicked.shape[0]):
+        novel[i] = False
+        unexpected[i] = False
+        if clicked[i]:
+            c = cluster[i]
+            unexpected[i] = True
+            for k in range(h):
+                if hist_clusters[i, k] == c:
+                    unexpected[i] = False
+                    break
+            if positive[i]:
+                byte, bit = c >> 3, np.uint8(1 << (c & 7))
+                novel[i] = (engaged[i, byte] & bit) == 0
+                engaged[i, byte] |= bit
+            slot = hist_next[i]
+            hist_items[i, slot] = item[i]
+            hist_clusters[i, slot] = c
+            hist_responses[i, slot, 0] = watch[i]
+            hist_responses[i, slot, 1] = completion[i]
+            hist_responses[i, slot, 2] = np.float32(1.0) if liked[i] else np.float32(0.0)
+            hist_next[i] = slot + 1 if slot + 1 < h else 0
+        start = hist_next[i]
+        for k in range(h):
+            src = start + k if start + k < h else start + k - h
+            obs_items[i, k] = hist_items[i, src]
+            obs_clusters[i, k] = hist_clusters[i, src]
+            for f in range(hist_responses.shape[2]):
+                obs_responses[i, k, f] = hist_responses[i, src, f]
+        obs_session[i, 0] = max(budget[i], np.float32(0.0))
+        obs_session[i, 1] = day[i]
+        obs_session[i, 2] = session_steps[i]
+        obs_session[i, 3] = days_away[i]
+
+
+@jit
+def first_bad_slate_entry(slate: np.ndarray, n_items: int) -> tuple[int, int, int]:
+    """(row, column, kind) of the first invalid slate entry, kind 1 = not an item id,
+    2 = repeats an earlier item of its row; (-1, -1, 0) when every slate is valid."""
+    for i in range(slate.shape[0]):
+        for j in range(slate.shape[1]):
+            item = slate[i, j]
+            if item < 0 or item >= n_items:
+                return i, j, 1
+            for k in range(j):
+                if slate[i, k] == item:
+                    return i, j, 2
+    return -1, -1, 0

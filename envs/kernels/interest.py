@@ -1,0 +1,249 @@
+"""The 'interest' dynamics (``envs.interest``) compiled: respond, transition and observation
+in four passes over the users, updating a state the caller owns in place.
+
+``envs.interest`` is the readable reference; this kernel draws the same random numbers in
+the same order and follows it step by step (tests/envs/test_kernels.py checks that both
+agree). Each pass is one loop over users that keeps a user's anchors, history and slate in
+cache; the numpy form spends its time on many passes over (B, S, ...) temporaries.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, NamedTuple
+
+import numpy as np
+from numba import njit
+
+from envs.interest import choice_floor, drift_interests
+from envs.kernels.common import BLOCK, choose, jit, mark_inactive, record_and_observe
+from envs.state import Events, InterestState
+
+if TYPE_CHECKING:
+    from envs.world import World
+
+
+class Params(NamedTuple):
+    """The config values the kernel reads, as plain numbers (numba passes them by value)."""
+
+    w_affinity: float
+    w_quality: float
+    w_satiation: float
+    width: float
+    mnl: bool
+    no_click_utility: float
+    temperature: float
+    proportional_floor: float
+    like_threshold: float
+    learning_rate: float
+    strength_decay: float
+    strength_gain: float
+    discovery_affinity: float
+    satiation_decay: float
+    no_click_cost: float
+    max_session_steps: int
+    churn_rate: float
+    return_bias: float
+    return_slope: float
+    horizon_days: int
+    session_budget: float
+
+
+def params(world: World) -> Params:
+    cfg = world.config
+    return Params(
+        w_affinity=cfg.w_affinity, w_quality=cfg.w_quality, w_satiation=cfg.w_satiation,
+        width=cfg.affinity_width, mnl=cfg.choice_model == "mnl", no_click_utility=cfg.no_click_utility,
+        temperature=cfg.choice_temperature, proportional_floor=choice_floor(cfg),
+        like_threshold=cfg.like_threshold, learning_rate=cfg.interest_learning_rate,
+        strength_decay=cfg.strength_decay, strength_gain=cfg.strength_gain,
+        discovery_affinity=cfg.discovery_affinity, satiation_decay=cfg.satiation_decay,
+        no_click_cost=cfg.no_click_cost, max_session_steps=cfg.max_session_steps, churn_rate=cfg.churn_rate,
+        return_bias=cfg.return_bias, return_slope=cfg.return_slope, horizon_days=cfg.horizon_days,
+        session_budget=cfg.session_budget,
+    )
+
+
+def step_inplace(world: World, state: InterestState, slate: np.ndarray, rng: np.random.Generator,
+                 events: Events, obs: dict[str, np.ndarray]) -> None:
+    """One step of every user of ``state`` (mutated), events and observation written into
+    ``events`` and ``obs``. ``slate`` must have passed ``World.validate_slate``."""
+    u, s, c = state.users, state.session, world.corpus
+    n = len(slate)
+    respond_uniforms = rng.random((n, 3))  # the draws of envs.interest.respond ...
+    session_uniforms = rng.random((n, 2))  # ... and of its session update, in that order
+    again = np.empty(n, dtype=np.bool_)
+    _step(
+        world.kernel_params, slate, respond_uniforms, session_uniforms,
+        c.embeddings, world.embedding_sq, c.quality, c.leaf, c.length, world.level.item_cluster,
+        u.anchor_pos, u.anchor_strength, u.anchor_latent, u.anchor_discovered, u.sat_leaf, u.sat_weight,
+        s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.engaged, s.budget, s.day,
+        s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
+        events, obs["items"], obs["clusters"], obs["responses"], obs["session"], again,
+    )
+    drift_interests(u.anchor_pos, np.flatnonzero(again), world.config.drift_std, rng)
+
+
+@njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
+def _utility(p, lo, hi, slate, emb, emb_sq, quality, leaf, anchor_pos, anchor_strength, sat_leaf, sat_weight,
+             util, aff, which):  # type: ignore[no-untyped-def]
+    """util, aff, which (hi - lo, S): for users lo..hi-1, the utility of each slate item, its
+    affinity term and the interest attaining it (``envs.interest.utility``). Reassociation
+    (fastmath) lets LLVM vectorize the short dot products; the order of their sums is immaterial."""
+    n_slate = slate.shape[1]
+    n_anchors, dim, n_window = anchor_pos.shape[1], anchor_pos.shape[2], sat_leaf.shape[1]
+    width2 = p.width * p.width
+    bias = np.empty(n_anchors)
+    for i in range(lo, hi):
+        for a in range(n_anchors):
+            norm2 = np.float32(0.0)
+            for d in range(dim):
+                norm2 += anchor_pos[i, a, d] * anchor_pos[i, a, d]
+            bias[a] = width2 * math.log(max(anchor_strength[i, a], 1e-12)) - 0.5 * norm2
+        for j in range(n_slate):
+            item = slate[i, j]
+            best, best_a = 0.0, 0
+            for a in range(n_anchors):
+                dot = np.float32(0.0)
+                for d in range(dim):
+                    dot += anchor_pos[i, a, d] * emb[item, d]
+                score = dot + bias[a]
+                if a == 0 or score > best:
+                    best, best_a = score, a
+            affinity = math.exp(min((best - 0.5 * emb_sq[item]) / width2, 0.0))
+            aff[i - lo, j] = affinity
+            which[i - lo, j] = best_a
+            value = affinity * p.w_affinity + p.w_quality * quality[item]
+            if p.w_satiation != 0.0:
+                sat = np.float32(0.0)
+                for k in range(n_window):
+                    if sat_leaf[i, k] == leaf[item]:
+                        sat += sat_weight[i, k]
+                value -= p.w_satiation * sat
+            util[i - lo, j] = value
+
+
+@jit
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+@jit
+def _step(
+    p, slate, respond_uniforms, session_uniforms,
+    emb, emb_sq, quality, leaf, length, item_cluster,
+    anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
+    user_id, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
+    session_steps, session_positive, days_away, done, terminated,
+    ev, obs_items, obs_clusters, obs_responses, obs_session, again,
+):  # type: ignore[no-untyped-def]
+    n_users, n_slate = slate.shape
+    # Users go in blocks, so that the per-item temporaries stay small and in cache.
+    util = np.empty((BLOCK, n_slate), dtype=np.float32)
+    aff = np.empty((BLOCK, n_slate), dtype=np.float32)
+    which = np.empty((BLOCK, n_slate), dtype=np.int64)
+    choice = np.empty(BLOCK, dtype=np.int64)
+    for lo in range(0, n_users, BLOCK):
+        hi = min(lo + BLOCK, n_users)
+        _utility(p, lo, hi, slate, emb, emb_sq, quality, leaf, anchor_pos, anchor_strength, sat_leaf, sat_weight,
+                 util, aff, which)
+        choose(util[: hi - lo], p.mnl, p.no_click_utility, p.temperature, p.proportional_floor,
+               respond_uniforms[lo:hi, 0], choice)
+        _respond_and_update(
+            p, lo, hi, slate, choice, util, aff, which, respond_uniforms, session_uniforms,
+            emb, leaf, length, item_cluster,
+            anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
+            user_id, budget, day, session_steps, session_positive, days_away, done, terminated, ev, again,
+        )
+    record_and_observe(ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
+                       session_steps, days_away, obs_items, obs_clusters, obs_responses, obs_session)
+
+
+@jit
+def _respond_and_update(
+    p, lo, hi, slate, choice, util, aff, which, respond_uniforms, session_uniforms,
+    emb, leaf, length, item_cluster,
+    anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
+    user_id, budget, day, session_steps, session_positive, days_away, done, terminated, ev, again,
+):  # type: ignore[no-untyped-def]
+    """For users lo..hi-1 who chose ``choice`` (block-relative rows of choice, util, aff,
+    which): the response, the interests, and the session's end (``envs.interest.respond`` and
+    ``transition`` but for the history, which ``record_and_observe`` keeps)."""
+    n_anchors, n_window = anchor_pos.shape[1], sat_leaf.shape[1]
+    for i in range(lo, hi):
+        ev.user_id[i] = user_id[i]
+        ev.day[i] = day[i]
+        again[i] = False
+        if done[i]:
+            mark_inactive(i, ev)
+            continue
+        # --- watch, completion and like of the chosen item (envs.interest.respond) ---------
+        clicked = choice[i - lo] >= 0
+        pos = max(choice[i - lo], 0)
+        chosen = util[i - lo, pos]
+        r = respond_uniforms[i, 1]
+        noise = math.log(r + 1e-12) - math.log1p(-r + 1e-12)  # logistic noise
+        completion64 = _sigmoid(chosen - 1.0 + 0.5 * noise)
+        completion = np.float32(completion64)
+        liked = clicked and respond_uniforms[i, 2] < _sigmoid(2.0 * (chosen - p.like_threshold))
+        item = slate[i, pos] if clicked else -1
+        watch = np.float32(completion64 * length[max(item, 0)])
+        positive = clicked and (liked or completion >= 0.5)
+        ev.active[i] = True
+        ev.clicked[i] = clicked
+        ev.item[i] = item
+        ev.cluster[i] = item_cluster[item] if clicked else -1
+        ev.watch_time[i] = watch if clicked else np.float32(0.0)
+        ev.completion[i] = completion if clicked else np.float32(0.0)
+        ev.liked[i] = liked
+        ev.positive[i] = positive
+        ev.utility[i] = chosen if clicked else np.float32(0.0)
+        session_steps[i] += 1
+        if positive:
+            session_positive[i] += 1
+        # --- interests (envs.interest._update_interests) ---------------------------------------
+        discovered = False
+        if clicked:
+            b = which[i - lo, pos]
+            closeness = np.float32(min(aff[i - lo, pos] / max(anchor_strength[i, b], 1e-12), 1.0))
+            old = anchor_strength[i, b]
+            if positive:
+                rate = np.float32(p.learning_rate)
+                for d in range(anchor_pos.shape[2]):
+                    anchor_pos[i, b, d] += rate * (emb[item, d] - anchor_pos[i, b, d])
+            keep = np.float32(1.0 - p.strength_decay)
+            for a in range(n_anchors):
+                anchor_strength[i, a] *= keep
+            gained = old + (p.strength_gain if positive else -p.strength_gain)
+            anchor_strength[i, b] = min(max(gained, 0.0), 1.0)
+            discovered = bool(positive and anchor_latent[i, b] and not anchor_discovered[i, b]
+                              and closeness >= p.discovery_affinity)
+            if discovered:
+                anchor_discovered[i, b] = True
+            decay = np.float32(p.satiation_decay)
+            for k in range(n_window - 1):
+                sat_leaf[i, k] = sat_leaf[i, k + 1]
+                sat_weight[i, k] = sat_weight[i, k + 1] * decay
+            sat_leaf[i, n_window - 1] = leaf[item]
+            sat_weight[i, n_window - 1] = 1.0
+        ev.discovered[i] = discovered
+        # --- session end, return or churn (envs.interest._update_session) ----------------------
+        left = budget[i] - (watch if clicked else np.float32(p.no_click_cost))
+        ended = left <= 0.0 or session_steps[i] >= p.max_session_steps
+        budget[i] = left
+        if ended:
+            satisfaction = session_positive[i] / max(session_steps[i], 1)
+            churn = session_uniforms[i, 0] < p.churn_rate * (1.0 - satisfaction)
+            p_return = min(max(_sigmoid(p.return_bias + p.return_slope * (satisfaction - 0.5)), 1e-3), 1.0 - 1e-9)
+            delay = 1 + math.floor(math.log1p(-session_uniforms[i, 1]) / math.log1p(-p_return))
+            if churn or day[i] + delay >= p.horizon_days:
+                done[i] = True
+                terminated[i] = terminated[i] or churn
+            else:
+                again[i] = True
+                budget[i] = p.session_budget
+                day[i] += delay
+                session_steps[i] = 0
+                session_positive[i] = 0
+                days_away[i] = delay
+        ev.session_end[i] = ended

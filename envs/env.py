@@ -16,7 +16,7 @@ from gymnasium.vector.utils import batch_space
 from envs.buffers import ArrayPool
 from envs.config import WorldConfig
 from envs.errors import ConfigError, StateError
-from envs.state import EVENT_DTYPES, Events, copy_state, map_rows
+from envs.state import EVENT_DTYPES, Events, copy_state, map_rows, state_arrays
 from envs.world import State, World, make_world
 
 Obs = dict[str, np.ndarray]
@@ -127,9 +127,10 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
     Events in ``info`` are those of the step taken, before any reset.
 
     Large populations are split into shards of users, each with its own random generator
-    (spawned from the env's), stepped in parallel threads: numpy releases the GIL in its
-    kernels, so both cores work. Shards depend only on ``num_envs``, never on
-    ``num_threads``, so results are identical whatever the thread count.
+    (spawned from the env's), stepped in parallel threads: the compiled dynamics
+    (``envs.kernels``) release the GIL. Shards depend only on ``num_envs``, never on
+    ``num_threads``, so results are identical whatever the thread count. The env steps its
+    own copy of the state in place; ``state`` hands out copies.
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}  # noqa: RUF012
@@ -161,6 +162,7 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         self._shards: list[State] = []
         self._rngs: list[np.random.Generator] = []
         self._next_id: list[int] = []
+        self._newcomers: list[_Newcomers] = []
 
     @property
     def population_state(self) -> State:
@@ -195,6 +197,10 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         ]
         # Users who replace finished ones get ids B + shard + k * n_shards: unique, thread-free.
         self._next_id = [self.num_envs + i for i in range(n)]
+        self._newcomers = [
+            _Newcomers(self.world, rng, batch=max(64, (hi - lo) // 32))
+            for (lo, hi), rng in zip(self._bounds, self._rngs, strict=True)
+        ]
         obs = self._new_observation()
         for (lo, hi), st in zip(self._bounds, self._shards, strict=True):
             self.world.observe(st, out={k: v[lo:hi] for k, v in obs.items()})
@@ -202,6 +208,9 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
 
     def _new_observation(self) -> Obs:
         return self.world.empty_observation(self.num_envs, allocate=self._outputs.empty)
+
+    def _step_shards(self, shards: range, actions: np.ndarray, obs: Obs, events: Events) -> list[tuple[int, Any]]:
+        return [(i, self._step_shard(i, actions, obs, events)) for i in shards]
 
     def _step_shard(self, i: int, actions: np.ndarray, obs: Obs, events: Events) -> tuple[Any, ...]:
         """Step shard i, writing its rows of ``obs`` and ``events``; users whose episode ended
@@ -218,9 +227,9 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         final_obs = {k: v[rows] for k, v in shard_obs.items()}
         ids = self._next_id[i] + len(self._bounds) * np.arange(len(rows))
         self._next_id[i] += len(self._bounds) * len(rows)
-        fresh = self.world.init_state(ids, rng)
+        fresh, fresh_obs = self._newcomers[i].take(ids)
         _put_rows(state, rows, fresh)
-        for k, v in self.world.observe(fresh).items():
+        for k, v in fresh_obs.items():
             shard_obs[k][rows] = v
         return rows, terminated, final_obs
 
@@ -233,12 +242,19 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         # Arrays no earlier output still uses: callers may keep observations and events.
         obs = self._new_observation()
         events = Events(*(self._outputs.empty((self.num_envs,), dt) for dt in EVENT_DTYPES))
-        if n > 1 and self._threads > 1:
+        threads = min(self._threads, n)
+        if threads > 1:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="noveltygym-shard")
-            parts = list(self._pool.map(self._step_shard, range(n), [actions] * n, [obs] * n, [events] * n))
+                self._pool = ThreadPoolExecutor(self._threads - 1, thread_name_prefix="noveltygym-shard")
+            # Thread t steps shards t, t + threads, ...; the calling thread is thread 0.
+            others = [
+                self._pool.submit(self._step_shards, range(t, n, threads), actions, obs, events)
+                for t in range(1, threads)
+            ]
+            done_by = [self._step_shards(range(0, n, threads), actions, obs, events)] + [f.result() for f in others]
+            parts = [part for _, part in sorted((i, p) for group in done_by for i, p in group)]
         else:
-            parts = [self._step_shard(i, actions, obs, events) for i in range(n)]
+            parts = [part for _, part in self._step_shards(range(n), actions, obs, events)]
         done = np.zeros(self.num_envs, dtype=bool)
         terminated = np.zeros(self.num_envs, dtype=bool)
         info: dict[str, Any] = events.as_info()
@@ -277,11 +293,39 @@ def shard_bounds(n_users: int, min_shard: int = 4096, max_shard: int = 65_536) -
     return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
 
 
+class _Newcomers:
+    """New users for one shard, drawn ahead in batches: the users who replace those whose
+    episode ended. One ``init_state`` call per batch instead of one per step, whose fixed cost
+    outweighed the few users each step replaces."""
+
+    def __init__(self, world: World, rng: np.random.Generator, batch: int) -> None:
+        self._world, self._rng, self._batch = world, rng, batch
+        self._state: State | None = None
+        self._obs: Obs = {}
+        self._next = 0
+
+    def take(self, ids: np.ndarray) -> tuple[State, Obs]:
+        """The next ``len(ids)`` new users (given these ids) and their first observations."""
+        k = len(ids)
+        if self._state is None or self._next + k > self._state.session.n_users:
+            self._refill(k)
+        assert self._state is not None
+        taken = slice(self._next, self._next + k)
+        self._next += k
+        state = map_rows(lambda a: a[taken], self._state)
+        state.session.user_id[:] = ids
+        return state, {key: v[taken] for key, v in self._obs.items()}
+
+    def _refill(self, at_least: int) -> None:
+        # A few steps' worth at least, however many users end per step.
+        new = self._world.init_state(np.zeros(max(self._batch, 4 * at_least), dtype=np.int64), self._rng)
+        if self._state is not None:  # keep the ones not taken yet
+            rest = slice(self._next, None)
+            new = map_rows(lambda old, fresh: np.concatenate([old[rest], fresh]), self._state, new)
+        self._state, self._obs, self._next = new, self._world.observe(new), 0
+
+
 def _put_rows(state: State, rows: np.ndarray, fresh: State) -> None:
     """Replace users ``rows`` of ``state`` (owned, changed in place) by the users of ``fresh``."""
-
-    def put(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+    for old, new in zip(state_arrays(state), state_arrays(fresh), strict=True):
         old[rows] = new
-        return old
-
-    map_rows(put, state, fresh)

@@ -136,13 +136,17 @@ def map_rows(fn: Any, *states: T) -> T:
     return fn(*states)  # type: ignore[no-any-return]
 
 
+def state_arrays(state: Any) -> list[np.ndarray]:
+    """Every array of a (nested) state dataclass, in field order."""
+    out: list[np.ndarray] = []
+    for f in dataclasses.fields(state):
+        value = getattr(state, f.name)
+        if dataclasses.is_dataclass(value):
+            out.extend(state_arrays(value))
+        else:
+            out.append(value)
+    return out
+
+
 def state_nbytes(state: Any) -> int:
-    total = 0
-
-    def add(a: np.ndarray) -> np.ndarray:
-        nonlocal total
-        total += a.nbytes
-        return a
-
-    map_rows(add, state)
-    return total
+    return sum(a.nbytes for a in state_arrays(state))

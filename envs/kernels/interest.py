@@ -99,7 +99,7 @@ def _utility(p, lo, hi, slate, emb, emb_sq, quality, leaf, anchor_pos, anchor_st
             norm2 = np.float32(0.0)
             for d in range(dim):
                 norm2 += anchor_pos[i, a, d] * anchor_pos[i, a, d]
-            bias[a] = width2 * math.log(max(anchor_strength[i, a], 1e-12)) - 0.5 * norm2
+            bias[a] = width2 * math.log(max(anchor_strength[i, a], np.float32(1e-12))) - 0.5 * norm2
         for j in range(n_slate):
             item = slate[i, j]
             best, best_a = 0.0, 0
@@ -110,7 +110,7 @@ def _utility(p, lo, hi, slate, emb, emb_sq, quality, leaf, anchor_pos, anchor_st
                 score = dot + bias[a]
                 if a == 0 or score > best:
                     best, best_a = score, a
-            affinity = math.exp(min((best - 0.5 * emb_sq[item]) / width2, 0.0))
+            affinity = math.exp(np.float32(min((best - 0.5 * emb_sq[item]) / width2, 0.0)))  # float32: expf is faster
             aff[i - lo, j] = affinity
             which[i - lo, j] = best_a
             value = affinity * p.w_affinity + p.w_quality * quality[item]

@@ -80,11 +80,13 @@ def test_vector_env_results_do_not_depend_on_threads(default_world: envs.World) 
         env = envs.InterestExplorationVectorEnv(n, world=default_world, num_threads=threads)
         obs, _ = env.reset(seed=5)
         rng = np.random.default_rng(0)
-        rewards = []
-        for _ in range(5):
+        rewards, ended = [], 0
+        for _ in range(25):
             slate = rng.integers(0, default_world.corpus.n_items - 10, size=(n, 1)) + np.arange(10)
-            obs, r, _, _, _ = env.step(slate)
+            obs, r, terminated, truncated, _ = env.step(slate)
             rewards.append(r)
+            ended += int((terminated | truncated).sum())
+        assert ended > 0  # new users replaced ended ones too
         runs.append((obs, rewards))
         env.close()
     assert_same(runs[0], runs[1])

@@ -1,12 +1,14 @@
 """Simulator throughput and memory: user-steps per second of the vector env and bytes of
-state per user, for the default world and the RecSim preset, beside RecSim's own loop.
+state per user, for the default world and the RecSim preset, beside its peers.
 
-    python benchmarks/bench_env.py           # full: 1k, 10k, 100k users (+ 10^6 memory check)
+    python benchmarks/bench_env.py           # full: 1k, 10k, 100k users, 10^6-user memory
     python benchmarks/bench_env.py --quick   # under a minute
 
-RecSim is measured in the same run when installed (``pip install recsim-no-tf six``), with
-its own interest_evolution settings (10 candidates, slate 2), one user at a time as it runs.
-The last line is one JSON object.
+Peers in the same run: the numpy reference dynamics (``backend="numpy"``, what the compiled
+kernels of ``envs.kernels`` replace) and, when installed (``pip install recsim-no-tf six``),
+RecSim's own interest_evolution loop with its own settings (10 candidates, slate 2), one user
+at a time as it runs. Each figure is the median of several timing windows (this machine's
+speed wanders between windows). The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import sys
 import time
 import warnings
@@ -26,6 +29,8 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 import envs
 from envs.state import state_nbytes
 
+WINDOWS = 5
+
 
 def _slates(n_users: int, n_items: int, slate_size: int, k: int, seed: int) -> list[np.ndarray]:
     """Pre-drawn distinct slates (consecutive ids from a random start), so the policy costs nothing."""
@@ -34,20 +39,24 @@ def _slates(n_users: int, n_items: int, slate_size: int, k: int, seed: int) -> l
 
 
 def user_steps_per_s(world: envs.World, n_users: int, seconds: float, threads: int | None = None) -> float:
+    """Median over WINDOWS windows of user-steps per second (resets of ended users included)."""
     env = envs.InterestExplorationVectorEnv(n_users, world=world, num_threads=threads)
     env.reset(seed=0)
     slates = _slates(n_users, world.corpus.n_items, world.config.slate_size, 8, 1)
-    for i in range(3):  # warm up
+    for i in range(3):  # warm up (and compile, or load the compiled kernels)
         env.step(slates[i])
-    steps, start = 0, time.perf_counter()
-    while True:
-        env.step(slates[steps % len(slates)])
-        steps += 1
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds and steps >= 3:
-            break
+    rates, steps = [], 0
+    for _ in range(WINDOWS):
+        start, done = time.perf_counter(), 0
+        while True:
+            env.step(slates[steps % len(slates)])
+            steps, done = steps + 1, done + 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds / WINDOWS and done >= 2:
+                break
+        rates.append(done * n_users / elapsed)
     env.close()
-    return steps * n_users / elapsed
+    return float(np.median(rates))
 
 
 def recsim_user_steps_per_s(seconds: float) -> float | None:
@@ -62,13 +71,16 @@ def recsim_user_steps_per_s(seconds: float) -> float | None:
         {"num_candidates": 10, "slate_size": 2, "resample_documents": True, "seed": 0}
     )
     env.reset()
-    steps, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds:
-        _, _, done, _ = env.step([0, 1])
-        steps += 1
-        if done:
-            env.reset()
-    return steps / (time.perf_counter() - start)
+    rates = []
+    for _ in range(WINDOWS):
+        steps, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds / WINDOWS:
+            _, _, done, _ = env.step([0, 1])
+            steps += 1
+            if done:
+                env.reset()
+        rates.append(steps / (time.perf_counter() - start))
+    return float(np.median(rates))
 
 
 def bytes_per_user(world: envs.World, n_users: int) -> float:
@@ -76,37 +88,62 @@ def bytes_per_user(world: envs.World, n_users: int) -> float:
     return state_nbytes(state) / n_users
 
 
+def peak_rss_gib_stepping(world: envs.World, n_users: int, steps: int) -> float:
+    """Peak resident memory of this process after stepping ``n_users`` users ``steps`` times."""
+    env = envs.InterestExplorationVectorEnv(n_users, world=world)
+    env.reset(seed=0)
+    for slate in _slates(n_users, world.corpus.n_items, world.config.slate_size, steps, 2):
+        env.step(slate)
+    env.close()
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 2**30  # ru_maxrss is in KiB on Linux
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer sizes, shorter timings (< 1 minute)")
-    parser.add_argument("--seconds", type=float, default=None, help="timing window per measurement")
+    parser.add_argument("--seconds", type=float, default=None, help="timing time per measurement")
     args = parser.parse_args(argv)
     seconds = args.seconds or (1.0 if args.quick else 3.0)
     sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
-    default = envs.make_world("default")
-    preset = envs.make_world("recsim-interest-evolution")
+    start = time.perf_counter()
+    worlds = {
+        (name, backend): envs.make_world(preset, backend=backend)
+        for name, preset in (("default", "default"), ("recsim_preset", "recsim-interest-evolution"))
+        for backend in ("numba", "numpy")
+    }
+    for world in worlds.values():  # compile (first run) or load the kernels from the disk cache
+        user_steps_per_s(world, 16, 0.0)
+    print(f"worlds built and kernels ready in {time.perf_counter() - start:.1f} s")
+    default, preset = worlds["default", "numba"], worlds["recsim_preset", "numba"]
     print(f"default world: {default.corpus.n_items} items, {default.level.n_clusters} clusters, "
           f"slate {default.config.slate_size}; RecSim preset: {preset.level.n_clusters} topics, "
-          f"slate {preset.config.slate_size}; {os.cpu_count()} cores")
+          f"slate {preset.config.slate_size}; {os.cpu_count()} cores; median of {WINDOWS} windows")
     out: dict[str, Any] = {}
-    print(f"{'users':>9} {'default user-steps/s':>22} {'recsim preset user-steps/s':>28}")
+    print(f"{'users':>9} {'default':>12} {'default numpy':>14} {'recsim preset':>14} {'preset numpy':>13}"
+          "   (user-steps/s)")
     for n in sizes:
-        d = user_steps_per_s(default, n, seconds)
-        r = user_steps_per_s(preset, n, seconds)
         key = f"{n // 1000}k"
-        out[f"user_steps_per_s_default_{key}"] = round(d)
-        out[f"user_steps_per_s_recsim_preset_{key}"] = round(r)
-        print(f"{n:>9,} {d:>22,.0f} {r:>28,.0f}")
-    single = user_steps_per_s(default, 10_000, seconds, threads=1)
-    out["user_steps_per_s_default_10k_1_thread"] = round(single)
-    print(f"default world, 10k users, 1 thread: {single:,.0f} user-steps/s")
+        row = []
+        for name in ("default", "recsim_preset"):
+            fast = user_steps_per_s(worlds[name, "numba"], n, seconds)
+            reference = user_steps_per_s(worlds[name, "numpy"], n, seconds)
+            out[f"user_steps_per_s_{name}_{key}"] = round(fast)
+            out[f"user_steps_per_s_{name}_{key}_numpy"] = round(reference)
+            row += [fast, reference]
+        print(f"{n:>9,} {row[0]:>12,.0f} {row[1]:>14,.0f} {row[2]:>14,.0f} {row[3]:>13,.0f}")
+    for name, world in (("default", default), ("recsim_preset", preset)):
+        single = user_steps_per_s(world, 10_000, seconds, threads=1)
+        out[f"user_steps_per_s_{name}_10k_1_thread"] = round(single)
+        print(f"{name}, 10k users, 1 thread: {single:,.0f} user-steps/s")
     out["bytes_per_user"] = round(bytes_per_user(default, 10_000), 1)
     out["bytes_per_user_recsim_preset"] = round(bytes_per_user(preset, 10_000), 1)
     print(f"state bytes per user: default {out['bytes_per_user']}, RecSim preset {out['bytes_per_user_recsim_preset']}")
     if not args.quick:
         million = bytes_per_user(default, 1_000_000) * 1_000_000
         out["state_gib_1m_users"] = round(million / 2**30, 3)
-        print(f"10^6 users of the default world: {million / 2**30:.2f} GiB of state")
+        out["peak_rss_gib_1m_users_stepping"] = round(peak_rss_gib_stepping(default, 1_000_000, 5), 2)
+        print(f"10^6 users of the default world: {million / 2**30:.2f} GiB of state; the whole process "
+              f"peaked at {out['peak_rss_gib_1m_users_stepping']:.2f} GiB stepping them (vector env, 5 steps)")
     rs = recsim_user_steps_per_s(seconds)
     out["recsim_user_steps_per_s"] = None if rs is None else round(rs)
     if rs is None:

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import itertools
 import os
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import gymnasium as gym
@@ -16,6 +14,7 @@ from gymnasium.vector.utils import batch_space
 from envs.buffers import ArrayPool
 from envs.config import WorldConfig
 from envs.errors import ConfigError, StateError
+from envs.kernels import set_threads
 from envs.state import EVENT_DTYPES, Events, copy_state, map_rows, state_arrays
 from envs.world import State, World, make_world
 
@@ -126,11 +125,13 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
     that ended, the others repeat their current observation).
     Events in ``info`` are those of the step taken, before any reset.
 
-    Large populations are split into shards of users, each with its own random generator
-    (spawned from the env's), stepped in parallel threads: the compiled dynamics
-    (``envs.kernels``) release the GIL. Shards depend only on ``num_envs``, never on
-    ``num_threads``, so results are identical whatever the thread count. The env steps its
-    own copy of the state in place; ``state`` hands out copies.
+    The env steps its own copy of the population's state in place (``state`` hands out
+    copies) with the compiled dynamics (``envs.kernels``), which run blocks of users on
+    ``num_threads`` threads (default ``$NOVELTYGYM_NUM_THREADS``, else every core). Results do
+    not depend on the thread count. Returned arrays are fresh or recycled from steps whose
+    outputs nobody holds any more (``envs.buffers``), so they can be kept.
+    With numba's OpenMP threading layer, a process that forks after stepping cannot step in
+    the child: use the 'spawn' start method for process pools (noveltygym's sweeps do).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}  # noqa: RUF012
@@ -152,17 +153,16 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         self.single_action_space = self.world.action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
         self.action_space = batch_space(self.single_action_space, num_envs)
-        self._bounds = shard_bounds(num_envs)
         if num_threads is None:
             # NOVELTYGYM_NUM_THREADS lets a process pool (sweeps) keep each worker on one core.
             num_threads = int(os.environ.get("NOVELTYGYM_NUM_THREADS", 0)) or (os.cpu_count() or 1)
-        self._threads = min(len(self._bounds), num_threads)
-        self._pool: ThreadPoolExecutor | None = None
+        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads <= 0:
+            raise ConfigError(f"num_threads={num_threads!r} must be a positive integer")
+        self.num_threads = num_threads
         self._outputs = ArrayPool()  # recycles the per-step output arrays (envs/buffers.py)
-        self._shards: list[State] = []
-        self._rngs: list[np.random.Generator] = []
-        self._next_id: list[int] = []
-        self._newcomers: list[_Newcomers] = []
+        self._state: State | None = None
+        self._newcomers: _Newcomers | None = None
+        self._next_id = 0
 
     @property
     def population_state(self) -> State:
@@ -174,13 +174,9 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
 
     @property
     def state(self) -> State | None:
-        """A copy of the whole population's state (shards joined), e.g. for oracle queries.
-        A copy because the env updates its own state in place at every step."""
-        if not self._shards:
-            return None
-        if len(self._shards) == 1:
-            return copy_state(self._shards[0])
-        return map_rows(lambda *a: np.concatenate(a), *self._shards)
+        """A copy of the whole population's state, e.g. for oracle queries (a copy because
+        the env updates its own in place at every step)."""
+        return None if self._state is None else copy_state(self._state)
 
     def reset(
         self, *, seed: int | list[int] | None = None, options: dict[str, Any] | None = None
@@ -188,115 +184,52 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         if isinstance(seed, list):
             raise ConfigError("InterestExplorationVectorEnv.reset takes one int seed for the whole population")
         super().reset(seed=seed)
-        n = len(self._bounds)
-        self._rngs = [self.np_random] if n == 1 else list(self.np_random.spawn(n))
-        # The env owns its shards (copies) and steps them in place (World.step_owned).
-        self._shards = [
-            copy_state(self.world.init_state(np.arange(lo, hi), rng))
-            for (lo, hi), rng in zip(self._bounds, self._rngs, strict=True)
-        ]
-        # Users who replace finished ones get ids B + shard + k * n_shards: unique, thread-free.
-        self._next_id = [self.num_envs + i for i in range(n)]
-        self._newcomers = [
-            _Newcomers(self.world, rng, batch=max(64, (hi - lo) // 32))
-            for (lo, hi), rng in zip(self._bounds, self._rngs, strict=True)
-        ]
+        self._state = copy_state(self.world.init_state(np.arange(self.num_envs), self.np_random))
+        # Users who replace ended ones get the next ids: num_envs, num_envs + 1, ...
+        self._next_id = self.num_envs
+        self._newcomers = _Newcomers(self.world, self.np_random, batch=max(64, self.num_envs // 32))
         obs = self._new_observation()
-        for (lo, hi), st in zip(self._bounds, self._shards, strict=True):
-            self.world.observe(st, out={k: v[lo:hi] for k, v in obs.items()})
+        self.world.observe(self._state, out=obs)
         return obs, {}
 
     def _new_observation(self) -> Obs:
         return self.world.empty_observation(self.num_envs, allocate=self._outputs.empty)
 
-    def _step_shards(self, shards: range, actions: np.ndarray, obs: Obs, events: Events) -> list[tuple[int, Any]]:
-        return [(i, self._step_shard(i, actions, obs, events)) for i in shards]
-
-    def _step_shard(self, i: int, actions: np.ndarray, obs: Obs, events: Events) -> tuple[Any, ...]:
-        """Step shard i, writing its rows of ``obs`` and ``events``; users whose episode ended
-        are replaced by new ones. Returns the ended rows (shard-local), whether each was
-        terminated, and their final observations."""
-        lo, hi = self._bounds[i]
-        state, rng = self._shards[i], self._rngs[i]
-        shard_obs = {k: v[lo:hi] for k, v in obs.items()}
-        self.world.step_owned(state, actions[lo:hi], rng, Events(*(a[lo:hi] for a in events)), shard_obs)
-        rows = np.flatnonzero(state.session.done)
-        if not len(rows):
-            return rows, None, None
-        terminated = state.session.terminated[rows]
-        final_obs = {k: v[rows] for k, v in shard_obs.items()}
-        ids = self._next_id[i] + len(self._bounds) * np.arange(len(rows))
-        self._next_id[i] += len(self._bounds) * len(rows)
-        fresh, fresh_obs = self._newcomers[i].take(ids)
-        _put_rows(state, rows, fresh)
-        for k, v in fresh_obs.items():
-            shard_obs[k][rows] = v
-        return rows, terminated, final_obs
-
     def step(self, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
-        if not self._shards:
+        state, newcomers = self._state, self._newcomers
+        if state is None or newcomers is None:
             raise StateError("step() called before reset(); call envs.reset(seed=...) first")
-        # Validated as a whole before any shard moves, so a bad slate changes nothing.
+        # Validated before anything moves, so a bad slate changes nothing.
         actions = self.world.validate_slate(actions, self.num_envs)
-        n = len(self._bounds)
         # Arrays no earlier output still uses: callers may keep observations and events.
         obs = self._new_observation()
         events = Events(*(self._outputs.empty((self.num_envs,), dt) for dt in EVENT_DTYPES))
-        threads = min(self._threads, n)
-        if threads > 1:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(self._threads - 1, thread_name_prefix="noveltygym-shard")
-            # Thread t steps shards t, t + threads, ...; the calling thread is thread 0.
-            others = [
-                self._pool.submit(self._step_shards, range(t, n, threads), actions, obs, events)
-                for t in range(1, threads)
-            ]
-            done_by = [self._step_shards(range(0, n, threads), actions, obs, events)] + [f.result() for f in others]
-            parts = [part for _, part in sorted((i, p) for group in done_by for i, p in group)]
-        else:
-            parts = [part for _, part in self._step_shards(range(n), actions, obs, events)]
-        done = np.zeros(self.num_envs, dtype=bool)
-        terminated = np.zeros(self.num_envs, dtype=bool)
+        set_threads(self.num_threads)
+        self.world.step_owned(state, actions, self.np_random, events, obs)
         info: dict[str, Any] = events.as_info()
-        final_obs = None
-        for (lo, _), (rows, term, final) in zip(self._bounds, parts, strict=True):
-            if len(rows):
-                if final_obs is None:
-                    # Slots that did not end repeat their current observation (arrays only, no None).
-                    final_obs = self._new_observation()
-                    for k, v in obs.items():
-                        np.copyto(final_obs[k], v)
-                done[lo + rows] = True
-                terminated[lo + rows] = term
-                for k, v in final.items():
-                    final_obs[k][lo + rows] = v
-        if final_obs is not None:
+        done = state.session.done.copy()
+        terminated = state.session.terminated & done
+        rows = np.flatnonzero(done)
+        if len(rows):
+            # Slots that did not end repeat their current observation (arrays only, no None).
+            final_obs = self._new_observation()
+            for k, v in obs.items():
+                np.copyto(final_obs[k], v)
+            ids = self._next_id + np.arange(len(rows))
+            self._next_id += len(rows)
+            fresh, fresh_obs = newcomers.take(ids)
+            _put_rows(state, rows, fresh)
+            for k, v in fresh_obs.items():
+                obs[k][rows] = v
             info["final_obs"] = final_obs
             info["_final_obs"] = done
         return obs, self.world.reward(events), terminated, done & ~terminated, info
 
-    def close(self, **kwargs: Any) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
-        super().close(**kwargs)
-
-
-def shard_bounds(n_users: int, min_shard: int = 4096, max_shard: int = 65_536) -> list[tuple[int, int]]:
-    """Contiguous user ranges: one shard for small batches, at least two once each would hold
-    ``min_shard`` users, and none larger than ``max_shard``."""
-    if n_users < 2 * min_shard:
-        n = 1
-    else:
-        n = max(2, -(-n_users // max_shard))
-    edges = np.linspace(0, n_users, n + 1).round().astype(int)
-    return [(int(a), int(b)) for a, b in itertools.pairwise(edges)]
-
 
 class _Newcomers:
-    """New users for one shard, drawn ahead in batches: the users who replace those whose
-    episode ended. One ``init_state`` call per batch instead of one per step, whose fixed cost
-    outweighed the few users each step replaces."""
+    """New users drawn ahead in batches: the users who replace those whose episode ended.
+    One ``init_state`` call per batch instead of one per step, whose fixed cost outweighed
+    the few users each step replaces."""
 
     def __init__(self, world: World, rng: np.random.Generator, batch: int) -> None:
         self._world, self._rng, self._batch = world, rng, batch

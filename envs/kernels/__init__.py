@@ -14,6 +14,8 @@ import importlib
 import os
 from types import ModuleType
 
+import numba
+
 from envs.errors import ConfigError
 
 BACKENDS: tuple[str, ...] = ("numba", "numpy")
@@ -30,3 +32,9 @@ def resolve_backend(backend: str | None) -> str:
 def kernels_for(dynamics: str) -> ModuleType:
     """The kernel module of a world's dynamics ('interest' or 'recsim')."""
     return importlib.import_module(f"envs.kernels.{dynamics}")
+
+
+def set_threads(n: int) -> None:
+    """Threads the compiled dynamics use when called from this Python thread (at most
+    numba's NUMBA_NUM_THREADS, which defaults to every core)."""
+    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]

@@ -2,22 +2,29 @@
 record with the observation (history ring, engaged-cluster bitset, novelty, unexpectedness).
 
 A world's kernel (``envs.kernels.interest``, ``envs.kernels.recsim``) calls them once per
-step, each a loop over all users. They mirror ``envs.choice`` and ``envs.session``, the numpy
-reference. Why whole-batch passes rather than per-user helpers: numba reference-counts every
-array handed to a function call, and a call per user per array costs more than the
-simulation itself; inside one loop, arrays are plain pointers.
+block of users, each a loop over the block. They mirror ``envs.choice`` and ``envs.session``,
+the numpy reference. Why passes over blocks rather than per-user helpers: numba
+reference-counts every array handed to a function call, and a call per user per array costs
+more than the simulation itself; inside one loop, arrays are plain pointers.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 import numpy as np
 from numba import njit
 
-# Compiled once, then loaded from the on-disk cache; nogil lets the vector env step shards in threads.
+# Compiled once, then loaded from the on-disk cache (envs/kernels/__pycache__).
 jit = njit(nogil=True, cache=True)
-BLOCK = 256  # users per block in passes that need per-item temporaries
+# A world's step: a parallel loop over blocks of users (prange), whose results do not depend
+# on the number of threads (no block reads what another writes).
+parallel_jit = njit(parallel=True, nogil=True, cache=True)
+BLOCK = 256  # users per block: a block's per-item temporaries stay small and in cache
+# Numba's fallback threading layer (workqueue) must not be entered by two Python threads at
+# once, so steps launch their parallel loop under this lock (any layer is then safe).
+LAUNCH_LOCK = threading.Lock()
 
 
 @jit
@@ -79,17 +86,17 @@ def mark_inactive(i, ev):  # type: ignore[no-untyped-def]
 
 @jit
 def record_and_observe(
-    ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day, session_steps, days_away,
+    lo, hi, ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day, session_steps, days_away,
     obs_items, obs_clusters, obs_responses, obs_session,
 ):  # type: ignore[no-untyped-def]
-    """After a world's pass has written the step's clicks into ``ev``: set ``ev.novel`` and
+    """For users lo..hi-1, after a world's pass has written their clicks into ``ev``: set ``ev.novel`` and
     ``ev.unexpected``, append each click to the history ring and positive ones to the
     engaged bitset (``envs.session.engagement_events``), then write every user's observation,
     history oldest first (``envs.session.observe``)."""
     clicked, positive, item, cluster = ev.clicked, ev.positive, ev.item, ev.cluster
     watch, completion, liked, novel, unexpected = ev.watch_time, ev.completion, ev.liked, ev.novel, ev.unexpected
     h = hist_items.shape[1]
-    for i in range(clicked.shape[0]):
+    for i in range(lo, hi):
         novel[i] = False
         unexpected[i] = False
         if clicked[i]:

@@ -1,5 +1,5 @@
 """The 'interest' dynamics (``envs.interest``) compiled: respond, transition and observation
-in four passes over the users, updating a state the caller owns in place.
+in passes over blocks of users, blocks in parallel, updating a state the caller owns in place.
 
 ``envs.interest`` is the readable reference; this kernel draws the same random numbers in
 the same order and follows it step by step (tests/envs/test_kernels.py checks that both
@@ -13,10 +13,10 @@ import math
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from envs.interest import choice_floor, drift_interests
-from envs.kernels.common import BLOCK, choose, jit, mark_inactive, record_and_observe
+from envs.kernels.common import BLOCK, LAUNCH_LOCK, choose, jit, mark_inactive, parallel_jit, record_and_observe
 from envs.state import Events, InterestState
 
 if TYPE_CHECKING:
@@ -73,14 +73,15 @@ def step_inplace(world: World, state: InterestState, slate: np.ndarray, rng: np.
     respond_uniforms = rng.random((n, 3))  # the draws of envs.interest.respond ...
     session_uniforms = rng.random((n, 2))  # ... and of its session update, in that order
     again = np.empty(n, dtype=np.bool_)
-    _step(
-        world.kernel_params, slate, respond_uniforms, session_uniforms,
-        c.embeddings, world.embedding_sq, c.quality, c.leaf, c.length, world.level.item_cluster,
-        u.anchor_pos, u.anchor_strength, u.anchor_latent, u.anchor_discovered, u.sat_leaf, u.sat_weight,
-        s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.engaged, s.budget, s.day,
-        s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
-        events, obs["items"], obs["clusters"], obs["responses"], obs["session"], again,
-    )
+    with LAUNCH_LOCK:
+        _step(
+            world.kernel_params, slate, respond_uniforms, session_uniforms,
+            c.embeddings, world.embedding_sq, c.quality, c.leaf, c.length, world.level.item_cluster,
+            u.anchor_pos, u.anchor_strength, u.anchor_latent, u.anchor_discovered, u.sat_leaf, u.sat_weight,
+            s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.engaged, s.budget, s.day,
+            s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
+            events, obs["items"], obs["clusters"], obs["responses"], obs["session"], again,
+        )
     drift_interests(u.anchor_pos, np.flatnonzero(again), world.config.drift_std, rng)
 
 
@@ -128,7 +129,7 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-@jit
+@parallel_jit
 def _step(
     p, slate, respond_uniforms, session_uniforms,
     emb, emb_sq, quality, leaf, length, item_cluster,
@@ -138,25 +139,24 @@ def _step(
     ev, obs_items, obs_clusters, obs_responses, obs_session, again,
 ):  # type: ignore[no-untyped-def]
     n_users, n_slate = slate.shape
-    # Users go in blocks, so that the per-item temporaries stay small and in cache.
-    util = np.empty((BLOCK, n_slate), dtype=np.float32)
-    aff = np.empty((BLOCK, n_slate), dtype=np.float32)
-    which = np.empty((BLOCK, n_slate), dtype=np.int64)
-    choice = np.empty(BLOCK, dtype=np.int64)
-    for lo in range(0, n_users, BLOCK):
+    for block in prange((n_users + BLOCK - 1) // BLOCK):
+        lo = block * BLOCK
         hi = min(lo + BLOCK, n_users)
+        util = np.empty((hi - lo, n_slate), dtype=np.float32)
+        aff = np.empty((hi - lo, n_slate), dtype=np.float32)
+        which = np.empty((hi - lo, n_slate), dtype=np.int64)
         _utility(p, lo, hi, slate, emb, emb_sq, quality, leaf, anchor_pos, anchor_strength, sat_leaf, sat_weight,
                  util, aff, which)
-        choose(util[: hi - lo], p.mnl, p.no_click_utility, p.temperature, p.proportional_floor,
-               respond_uniforms[lo:hi, 0], choice)
+        choice = np.empty(hi - lo, dtype=np.int64)
+        choose(util, p.mnl, p.no_click_utility, p.temperature, p.proportional_floor, respond_uniforms[lo:hi, 0], choice)
         _respond_and_update(
             p, lo, hi, slate, choice, util, aff, which, respond_uniforms, session_uniforms,
             emb, leaf, length, item_cluster,
             anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
             user_id, budget, day, session_steps, session_positive, days_away, done, terminated, ev, again,
         )
-    record_and_observe(ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
-                       session_steps, days_away, obs_items, obs_clusters, obs_responses, obs_session)
+        record_and_observe(lo, hi, ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
+                           session_steps, days_away, obs_items, obs_clusters, obs_responses, obs_session)
 
 
 @jit

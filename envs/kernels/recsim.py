@@ -1,5 +1,5 @@
 """RecSim's interest_evolution dynamics (``envs.recsim``) compiled: respond, transition and
-observation in passes over blocks of users, updating a state the caller owns in place.
+observation in passes over blocks of users, the blocks in parallel, updating a state the caller owns in place.
 
 ``envs.recsim`` is the readable reference; this kernel draws the same random numbers in the
 same order (tests/envs/test_kernels.py checks that both agree).
@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+from numba import prange
 
-from envs.kernels.common import BLOCK, choose, jit, mark_inactive, record_and_observe
+from envs.kernels.common import BLOCK, LAUNCH_LOCK, choose, jit, mark_inactive, parallel_jit, record_and_observe
 from envs.recsim import MIN_NORMALIZER, NO_CLICK_MASS
 from envs.state import Events, RecSimState
 
@@ -40,16 +41,17 @@ def step_inplace(world: World, state: RecSimState, slate: np.ndarray, rng: np.ra
     n = len(slate)
     choice_uniforms = rng.random(n)  # the draw of envs.recsim.respond ...
     flip_uniforms = rng.random(n)  # ... and of its transition, in that order
-    _step(
-        world.kernel_params, slate, choice_uniforms, flip_uniforms,
-        c.quality, c.length, world.level.item_cluster, state.interests,
-        s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.engaged, s.budget, s.day,
-        s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
-        events, obs["items"], obs["clusters"], obs["responses"], obs["session"],
-    )
+    with LAUNCH_LOCK:
+        _step(
+            world.kernel_params, slate, choice_uniforms, flip_uniforms,
+            c.quality, c.length, world.level.item_cluster, state.interests,
+            s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.engaged, s.budget, s.day,
+            s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
+            events, obs["items"], obs["clusters"], obs["responses"], obs["session"],
+        )
 
 
-@jit
+@parallel_jit
 def _step(
     p, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster, interests,
     user_id, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
@@ -57,19 +59,19 @@ def _step(
     ev, obs_items, obs_clusters, obs_responses, obs_session,
 ):  # type: ignore[no-untyped-def]
     n_users, n_slate = slate.shape
-    # Users go in blocks, so that the per-item temporaries stay small and in cache.
-    score = np.empty((BLOCK, n_slate), dtype=np.float32)
-    choice = np.empty(BLOCK, dtype=np.int64)
-    for lo in range(0, n_users, BLOCK):
+    for block in prange((n_users + BLOCK - 1) // BLOCK):
+        lo = block * BLOCK
         hi = min(lo + BLOCK, n_users)
+        score = np.empty((hi - lo, n_slate), dtype=np.float32)
         for i in range(lo, hi):
             for j in range(n_slate):
                 score[i - lo, j] = interests[i, item_cluster[slate[i, j]]]
-        choose(score[: hi - lo], False, NO_CLICK_MASS, 1.0, MIN_NORMALIZER, choice_uniforms[lo:hi], choice)
+        choice = np.empty(hi - lo, dtype=np.int64)
+        choose(score, False, NO_CLICK_MASS, 1.0, MIN_NORMALIZER, choice_uniforms[lo:hi], choice)
         _respond_and_update(p, lo, hi, slate, choice, score, flip_uniforms, quality, length, item_cluster, interests,
                             user_id, budget, day, session_steps, session_positive, done, terminated, ev)
-    record_and_observe(ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
-                       session_steps, days_away, obs_items, obs_clusters, obs_responses, obs_session)
+        record_and_observe(lo, hi, ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
+                           session_steps, days_away, obs_items, obs_clusters, obs_responses, obs_session)
 
 
 @jit

@@ -15,7 +15,7 @@ from envs.buffers import ArrayPool
 from envs.config import WorldConfig
 from envs.errors import ConfigError, StateError
 from envs.kernels import set_threads
-from envs.state import EVENT_DTYPES, Events, copy_state, map_rows, state_arrays
+from envs.state import EVENT_DTYPES, Events, copy_state, state_arrays
 from envs.world import State, World, make_world
 
 Obs = dict[str, np.ndarray]
@@ -161,8 +161,8 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         self.num_threads = num_threads
         self._outputs = ArrayPool()  # recycles the per-step output arrays (envs/buffers.py)
         self._state: State | None = None
+        self._state_arrays: list[np.ndarray] = []  # the arrays of _state, flat
         self._newcomers: _Newcomers | None = None
-        self._next_id = 0
 
     @property
     def population_state(self) -> State:
@@ -185,9 +185,9 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
             raise ConfigError("InterestExplorationVectorEnv.reset takes one int seed for the whole population")
         super().reset(seed=seed)
         self._state = copy_state(self.world.init_state(np.arange(self.num_envs), self.np_random))
+        self._state_arrays = state_arrays(self._state)
         # Users who replace ended ones get the next ids: num_envs, num_envs + 1, ...
-        self._next_id = self.num_envs
-        self._newcomers = _Newcomers(self.world, self.np_random, batch=max(64, self.num_envs // 32))
+        self._newcomers = _Newcomers(self.world, self.np_random, max(64, self.num_envs // 32), self.num_envs)
         obs = self._new_observation()
         self.world.observe(self._state, out=obs)
         return obs, {}
@@ -215,10 +215,9 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
             final_obs = self._new_observation()
             for k, v in obs.items():
                 np.copyto(final_obs[k], v)
-            ids = self._next_id + np.arange(len(rows))
-            self._next_id += len(rows)
-            fresh, fresh_obs = newcomers.take(ids)
-            _put_rows(state, rows, fresh)
+            fresh, fresh_obs = newcomers.take(len(rows))
+            for owned, new in zip(self._state_arrays, fresh, strict=True):
+                owned[rows] = new
             for k, v in fresh_obs.items():
                 obs[k][rows] = v
             info["final_obs"] = final_obs
@@ -227,38 +226,31 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
 
 
 class _Newcomers:
-    """New users drawn ahead in batches: the users who replace those whose episode ended.
-    One ``init_state`` call per batch instead of one per step, whose fixed cost outweighed
-    the few users each step replaces."""
+    """New users drawn ahead in batches, with ids from ``first_id`` on: the users who replace
+    those whose episode ended. One ``init_state`` call per batch instead of one per step,
+    whose fixed cost outweighed the few users each step replaces."""
 
-    def __init__(self, world: World, rng: np.random.Generator, batch: int) -> None:
-        self._world, self._rng, self._batch = world, rng, batch
-        self._state: State | None = None
+    def __init__(self, world: World, rng: np.random.Generator, batch: int, first_id: int) -> None:
+        self._world, self._rng, self._batch, self._next_id = world, rng, batch, first_id
+        self._arrays: list[np.ndarray] = []  # state_arrays of the users drawn ahead
         self._obs: Obs = {}
         self._next = 0
 
-    def take(self, ids: np.ndarray) -> tuple[State, Obs]:
-        """The next ``len(ids)`` new users (given these ids) and their first observations."""
-        k = len(ids)
-        if self._state is None or self._next + k > self._state.session.n_users:
+    def take(self, k: int) -> tuple[list[np.ndarray], Obs]:
+        """The next ``k`` new users (as ``state_arrays`` rows) and their first observations."""
+        if not self._arrays or self._next + k > len(self._arrays[0]):
             self._refill(k)
-        assert self._state is not None
         taken = slice(self._next, self._next + k)
         self._next += k
-        state = map_rows(lambda a: a[taken], self._state)
-        state.session.user_id[:] = ids
-        return state, {key: v[taken] for key, v in self._obs.items()}
+        return [a[taken] for a in self._arrays], {key: v[taken] for key, v in self._obs.items()}
 
     def _refill(self, at_least: int) -> None:
-        # A few steps' worth at least, however many users end per step.
-        new = self._world.init_state(np.zeros(max(self._batch, 4 * at_least), dtype=np.int64), self._rng)
-        if self._state is not None:  # keep the ones not taken yet
+        n = max(self._batch, 4 * at_least)  # a few steps' worth, however many users end per step
+        new = self._world.init_state(self._next_id + np.arange(n), self._rng)
+        self._next_id += n
+        arrays, obs = state_arrays(new), self._world.observe(new)
+        if self._arrays:  # keep the ones not taken yet, first
             rest = slice(self._next, None)
-            new = map_rows(lambda old, fresh: np.concatenate([old[rest], fresh]), self._state, new)
-        self._state, self._obs, self._next = new, self._world.observe(new), 0
-
-
-def _put_rows(state: State, rows: np.ndarray, fresh: State) -> None:
-    """Replace users ``rows`` of ``state`` (owned, changed in place) by the users of ``fresh``."""
-    for old, new in zip(state_arrays(state), state_arrays(fresh), strict=True):
-        old[rows] = new
+            arrays = [np.concatenate([old[rest], a]) for old, a in zip(self._arrays, arrays, strict=True)]
+            obs = {k: np.concatenate([self._obs[k][rest], v]) for k, v in obs.items()}
+        self._arrays, self._obs, self._next = arrays, obs, 0

@@ -122,8 +122,9 @@ def record_and_observe(
             src = start + k if start + k < h else start + k - h
             obs_items[i, k] = hist_items[i, src]
             obs_clusters[i, k] = hist_clusters[i, src]
-            for f in range(hist_responses.shape[2]):
-                obs_responses[i, k, f] = hist_responses[i, src, f]
+            obs_responses[i, k, 0] = hist_responses[i, src, 0]  # RESPONSE_FIELDS, unrolled
+            obs_responses[i, k, 1] = hist_responses[i, src, 1]
+            obs_responses[i, k, 2] = hist_responses[i, src, 2]
         obs_session[i, 0] = max(budget[i], np.float32(0.0))
         obs_session[i, 1] = day[i]
         obs_session[i, 2] = session_steps[i]

@@ -1,6 +1,6 @@
 """noveltygym's simulated world: users whose interests drift across interest clusters.
 
-Needs only numpy and gymnasium. Importing it registers the gymnasium ids
+Needs only numpy, numba and gymnasium. Importing it registers the gymnasium ids
 ``noveltygym/InterestExploration-v0``, ``noveltygym/InterestExploration-Tiny-v0`` and
 ``noveltygym/RecSimInterestEvolution-v0`` (each with a vector entry point for ``gym.make_vec``).
 """

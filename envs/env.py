@@ -130,8 +130,6 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
     ``num_threads`` threads (default ``$NOVELTYGYM_NUM_THREADS``, else every core). Results do
     not depend on the thread count. Returned arrays are fresh or recycled from steps whose
     outputs nobody holds any more (``envs.buffers``), so they can be kept.
-    With numba's OpenMP threading layer, a process that forks after stepping cannot step in
-    the child: use the 'spawn' start method for process pools (noveltygym's sweeps do).
     """
 
     metadata = {"autoreset_mode": AutoresetMode.SAME_STEP, "render_modes": []}  # noqa: RUF012

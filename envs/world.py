@@ -20,8 +20,7 @@ from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_memb
 from envs.config import WorldConfig, resolve_config
 from envs.corpus import Corpus, build_corpus
 from envs.errors import ActionError, ConfigError
-from envs.kernels import kernels_for, resolve_backend
-from envs.kernels.common import first_bad_slate_entry
+from envs.kernels import first_bad_slate_entry, kernels_for, resolve_backend
 from envs.session import observe
 from envs.spaces import SlateSpace
 from envs.state import Events, InterestState, RecSimState, Response, copy_state, map_rows, state_nbytes
@@ -40,6 +39,8 @@ class World:
         self.seed = seed
         self.backend = resolve_backend(backend)
         self._kernels = kernels_for(config.dynamics) if self.backend == "numba" else None
+        if self._kernels is None:
+            self.backend = "numpy"  # asked for, or the dynamics have no compiled twin
         rng = np.random.default_rng(seed)
         if config.dynamics == "recsim":
             self.taxonomy = _recsim_taxonomy()

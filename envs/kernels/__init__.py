@@ -1,40 +1,80 @@
-"""Compiled forms of the dynamics: one fused pass per user, with numba.
+"""Compiled forms of the dynamics, with numba: passes over blocks of users, blocks in parallel.
 
 The numpy modules ``envs.interest``, ``envs.recsim``, ``envs.choice`` and ``envs.session`` are
 the readable reference: they say what a user does, batched over arrays, and they are what
 ``World.respond`` and ``World.transition`` run. ``World.step`` runs these kernels instead,
 which draw the same random numbers in the same order and compute the same quantities one
 user at a time, several times faster (benchmarks/bench_env.py). ``NOVELTYGYM_BACKEND=numpy``
-(or ``make_world(..., backend="numpy")``) steps with the reference instead.
+(or ``make_world(..., backend="numpy")``) steps with the reference instead, and so does every
+world where numba cannot be imported: envs itself needs only numpy and gymnasium.
 """
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import os
 from types import ModuleType
 
-import numba
+import numpy as np
 
 from envs.errors import ConfigError
+
+try:
+    import numba
+except ImportError:  # e.g. a Python release numba does not support yet
+    numba = None  # type: ignore[assignment]
+else:
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        # Numba's OpenMP layer shares the process's libgomp with PyTorch, whose parallel
+        # regions then spin: fine-tuning ran at 1.5 instead of 20 steps/s after a simulation
+        # in the same process. The built-in workqueue layer does not interfere (and
+        # common.LAUNCH_LOCK keeps it to one launch at a time). Set NUMBA_THREADING_LAYER to
+        # choose another layer.
+        numba.config.THREADING_LAYER = "workqueue"
 
 BACKENDS: tuple[str, ...] = ("numba", "numpy")
 
 
 def resolve_backend(backend: str | None) -> str:
-    """``backend``, else ``$NOVELTYGYM_BACKEND``, else 'numba'; raises ConfigError if unknown."""
-    name = backend or os.environ.get("NOVELTYGYM_BACKEND") or "numba"
+    """``backend``, else ``$NOVELTYGYM_BACKEND``, else 'numba' where numba imports ('numpy'
+    elsewhere). Raises ConfigError if unknown, or 'numba' without numba."""
+    name = backend or os.environ.get("NOVELTYGYM_BACKEND") or ("numba" if numba is not None else "numpy")
     if name not in BACKENDS:
         raise ConfigError(f"backend={name!r} is unknown; use one of {list(BACKENDS)} (NOVELTYGYM_BACKEND)")
+    if name == "numba" and numba is None:
+        raise ConfigError("backend='numba' needs numba, which does not import here: pip install numba, "
+                          "or use backend='numpy' (NOVELTYGYM_BACKEND=numpy)")
     return name
 
 
-def kernels_for(dynamics: str) -> ModuleType:
-    """The kernel module of a world's dynamics ('interest' or 'recsim')."""
-    return importlib.import_module(f"envs.kernels.{dynamics}")
+def kernels_for(dynamics: str) -> ModuleType | None:
+    """The kernel module of a world's dynamics (``envs.kernels.<dynamics>``), or None for
+    dynamics that have only their numpy form."""
+    name = f"envs.kernels.{dynamics}"
+    if importlib.util.find_spec(name) is None:
+        return None
+    return importlib.import_module(name)
 
 
 def set_threads(n: int) -> None:
     """Threads the compiled dynamics use when called from this Python thread (at most
     numba's NUMBA_NUM_THREADS, which defaults to every core)."""
-    numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+    if numba is not None:
+        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
+
+
+def first_bad_slate_entry(slate: np.ndarray, n_items: int) -> tuple[int, int, int]:
+    """(row, column, kind) of the first invalid entry of slates (B, S), in row order: kind 1
+    = not an item id, 2 = repeats an earlier item of its row; (-1, -1, 0) when all are valid."""
+    if numba is not None:
+        from envs.kernels.common import first_bad_slate_entry as compiled
+
+        return compiled(slate, n_items)  # type: ignore[no-any-return]
+    bad = (slate < 0) | (slate >= n_items)
+    if slate.shape[1] > 1:  # a repeat: equal to an earlier entry of its row
+        bad |= np.triu(slate[:, :, None] == slate[:, None, :], k=1).any(axis=1)
+    if not bad.any():
+        return -1, -1, 0
+    row, col = (int(x) for x in np.argwhere(bad)[0])
+    return row, col, 1 if not 0 <= slate[row, col] < n_items else 2

@@ -22,8 +22,8 @@ jit = njit(nogil=True, cache=True)
 # on the number of threads (no block reads what another writes).
 parallel_jit = njit(parallel=True, nogil=True, cache=True)
 BLOCK = 256  # users per block: a block's per-item temporaries stay small and in cache
-# Numba's fallback threading layer (workqueue) must not be entered by two Python threads at
-# once, so steps launch their parallel loop under this lock (any layer is then safe).
+# Numba's workqueue threading layer (the one envs.kernels selects) must not be entered by two
+# Python threads at once, so steps launch their parallel loop under this lock.
 LAUNCH_LOCK = threading.Lock()
 
 

@@ -4,13 +4,14 @@ and the vector env's recycled output arrays (envs.buffers)."""
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
 
 import envs
+from envs import kernels
 from envs.buffers import ArrayPool
-from envs.kernels.common import first_bad_slate_entry
 from envs.logs import organic_slates
 from envs.state import Events, copy_state, map_rows
 from envs.world import World
@@ -101,17 +102,32 @@ def test_backends_reach_the_same_population_statistics() -> None:
     assert abs(c1 - c2) <= 0.03 * c2 and abs(p1 - p2) <= 0.03 * p2
 
 
-def test_slate_check_finds_the_first_bad_entry() -> None:
+@pytest.mark.parametrize("compiled", [True, False])
+def test_slate_check_finds_the_first_bad_entry(compiled: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    if not compiled:
+        monkeypatch.setattr(kernels, "numba", None)  # the numpy form, used where numba is missing
     rng = np.random.default_rng(0)
     for _ in range(200):
         slate = rng.integers(-2, 12, size=(5, 4))
-        row, col, kind = first_bad_slate_entry(slate, 10)
+        row, col, kind = kernels.first_bad_slate_entry(slate, 10)
         bad_rows = [i for i, r in enumerate(slate) if (r < 0).any() or (r >= 10).any() or len(set(r)) < len(r)]
         assert row == (bad_rows[0] if bad_rows else -1)
         if kind == 1:
             assert not 0 <= slate[row, col] < 10
         if kind == 2:
             assert slate[row, col] in slate[row, :col]
+
+
+def test_without_numba_worlds_step_with_the_numpy_reference(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kernels, "numba", None)
+    monkeypatch.delenv("NOVELTYGYM_BACKEND", raising=False)
+    world = World(envs.resolve_config("tiny"), seed=0)
+    assert world.backend == "numpy"
+    env = envs.InterestExplorationVectorEnv(4, world=world)
+    env.reset(seed=0)
+    env.step(np.tile(np.arange(3), (4, 1)))
+    with pytest.raises(envs.ConfigError, match="pip install numba"):
+        World(envs.resolve_config("tiny"), seed=0, backend="numba")
 
 
 def test_unknown_backend_is_a_config_error() -> None:
@@ -152,3 +168,31 @@ def test_vector_env_outputs_kept_by_the_caller_never_change() -> None:
         assert_same(obs, obs_copy)
         assert_same(reward, reward_copy)
         assert_same({k: info[k] for k in info_copy}, info_copy)
+
+
+def test_envs_step_safely_from_several_python_threads() -> None:
+    """Numba's workqueue layer aborts the process if two threads launch at once; the kernels
+    take a lock, so envs stepped from a thread pool give the same results as in sequence."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def rollout(seed: int) -> list[np.ndarray]:
+        env = envs.InterestExplorationVectorEnv(600, preset="recsim-interest-evolution")
+        env.reset(seed=seed)
+        env.action_space.seed(seed)
+        return [env.step(env.action_space.sample())[1].copy() for _ in range(30)]
+
+    sequential = [rollout(s) for s in range(4)]
+    with ThreadPoolExecutor(4) as pool:
+        threaded = list(pool.map(rollout, range(4)))
+    assert_same(threaded, sequential)
+
+
+def test_kernels_use_the_workqueue_layer_beside_torch() -> None:
+    """Numba's OpenMP layer slows PyTorch in the same process more than tenfold."""
+    numba = pytest.importorskip("numba")
+    if "NUMBA_THREADING_LAYER" in os.environ:
+        pytest.skip("NUMBA_THREADING_LAYER chosen by the user")
+    env = envs.InterestExplorationVectorEnv(300, preset="tiny")
+    env.reset(seed=0)
+    env.step(np.tile(np.arange(3), (300, 1)))
+    assert numba.threading_layer() == "workqueue"

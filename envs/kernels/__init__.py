@@ -31,7 +31,7 @@ else:
         # in the same process. The built-in workqueue layer does not interfere (and
         # common.LAUNCH_LOCK keeps it to one launch at a time). Set NUMBA_THREADING_LAYER to
         # choose another layer.
-        numba.config.THREADING_LAYER = "workqueue"
+        numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
 
 BACKENDS: tuple[str, ...] = ("numba", "numpy")
 

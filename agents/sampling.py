@@ -88,10 +88,6 @@ class ClusterItems:
         last = np.arange(self.width)[None, :] >= (self.sizes[:, None] - 1)
         self._cdf = np.where(last, 2.0, cdf).reshape(-1)  # (M·W,) float64
 
-    def search_table(self) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
-        """What ``sample_at``'s search reads: the (M·W,) CDF and items, W, and the steps."""
-        return self._cdf, self._items, self.width, np.asarray(self._steps, dtype=np.int64)
-
     def check(self, clusters: np.ndarray) -> None:
         """EmptyClusterError if any of ``clusters`` holds no item."""
         c = np.asarray(clusters)

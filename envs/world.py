@@ -7,6 +7,7 @@ VectorEnv (B users) both call ``World.step``, so there is one implementation of 
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from functools import cached_property
 from types import ModuleType
@@ -63,6 +64,20 @@ class World:
         self.clusters = ClusterHierarchy(self.taxonomy, self.corpus, seed=seed)
         self.level: ClusterLevel = self.clusters.level(config.cluster_level)
         self.embedding_sq = (self.corpus.embeddings.astype(np.float32) ** 2).sum(axis=1)
+
+    # --- pickling: modules are stored by name (worlds go to worker processes) ---------------
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        for key in ("_dyn", "_kernels"):
+            if state.get(key) is not None:
+                state[key] = state[key].__name__
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for key in ("_dyn", "_kernels"):
+            if isinstance(state.get(key), str):
+                state[key] = importlib.import_module(state[key])
+        self.__dict__.update(state)
 
     # --- spaces ------------------------------------------------------------------------------
     @cached_property

@@ -3,6 +3,8 @@ env equal to a vector env of one user (STYLE.md #6)."""
 
 from __future__ import annotations
 
+import pickle
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -107,3 +109,17 @@ def test_vector_env_autoresets_same_step(tiny_world: envs.World) -> None:
             assert (obs["session"][ended, 1] == 0).all()
             break
     assert seen_end
+
+
+@pytest.mark.parametrize("preset", ["tiny", "recsim-interest-evolution"])
+def test_worlds_and_envs_pickle(preset: str) -> None:
+    """Worker processes receive worlds and envs by pickle; an unpickled world steps the same."""
+    world = envs.make_world(preset)
+    copy = pickle.loads(pickle.dumps(world))
+    rollouts = []
+    for w in (world, copy):
+        env = pickle.loads(pickle.dumps(envs.InterestExplorationVectorEnv(20, world=w)))
+        env.reset(seed=3)
+        env.action_space.seed(3)
+        rollouts.append([env.step(env.action_space.sample())[:2] for _ in range(5)])
+    assert_same(rollouts[0], rollouts[1])

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -121,8 +122,9 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
 
     Autoreset is ``SAME_STEP``: when a user's episode ends, the returned observation is
     already the first one of a new user in that slot, and the last observation of the old
-    one is in ``info["final_obs"]`` (a batched dict; ``info["_final_obs"]`` marks the slots
-    that ended, the others repeat their current observation).
+    one is in ``info["final_obs"]`` (a mapping of batched arrays, :class:`FinalObservations`;
+    ``info["_final_obs"]`` marks the slots that ended, the others repeat their current
+    observation).
     Events in ``info`` are those of the step taken, before any reset.
 
     The env steps its own copy of the population's state in place (``state`` hands out
@@ -209,18 +211,44 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         terminated = state.session.terminated & done
         rows = np.flatnonzero(done)
         if len(rows):
-            # Slots that did not end repeat their current observation (arrays only, no None).
-            final_obs = self._new_observation()
-            for k, v in obs.items():
-                np.copyto(final_obs[k], v)
+            last = {k: v[rows] for k, v in obs.items()}  # the ended users' last observations
             fresh, fresh_obs = newcomers.take(len(rows))
             for owned, new in zip(self._state_arrays, fresh, strict=True):
                 owned[rows] = new
             for k, v in fresh_obs.items():
                 obs[k][rows] = v
-            info["final_obs"] = final_obs
+            info["final_obs"] = FinalObservations(obs, rows, last)
             info["_final_obs"] = done
         return obs, self.world.reward(events), terminated, done & ~terminated, info
+
+
+class FinalObservations(Mapping[str, np.ndarray]):
+    """``info["final_obs"]`` of the vector env: for each key, the batch's observation with the
+    ended slots' last observations in place (the other slots repeat their current one).
+
+    Each key's array is built on first access: most callers never read it, and copying the
+    whole batch every step (some user ends at nearly every step of a large population) cost
+    about as much as stepping the RecSim preset itself."""
+
+    def __init__(self, obs: Obs, rows: np.ndarray, last: Obs) -> None:
+        self._obs, self._rows, self._last = obs, rows, last
+        self._built: Obs = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._built:
+            out = self._obs[key].copy()
+            out[self._rows] = self._last[key]
+            self._built[key] = out
+        return self._built[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._obs)
+
+    def __len__(self) -> int:
+        return len(self._obs)
+
+    def __repr__(self) -> str:
+        return f"FinalObservations(keys={list(self._obs)}, ended_slots={self._rows.tolist()})"
 
 
 class _Newcomers:

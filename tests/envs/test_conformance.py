@@ -12,6 +12,7 @@ from gymnasium.utils.env_checker import check_env as gym_check_env
 from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
 import envs
+from tests.envs.conftest import exploit_slates
 from tests.helpers import assert_same
 
 IDS = sorted(envs.ENV_IDS)
@@ -123,3 +124,30 @@ def test_worlds_and_envs_pickle(preset: str) -> None:
         env.action_space.seed(3)
         rollouts.append([env.step(env.action_space.sample())[:2] for _ in range(5)])
     assert_same(rollouts[0], rollouts[1])
+
+
+def test_final_obs_holds_the_ended_users_last_observations(small_world: envs.World) -> None:
+    env = envs.InterestExplorationVectorEnv(64, world=small_world)
+    obs, _ = env.reset(seed=0)
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(400):
+        previous = {k: v.copy() for k, v in obs.items()}
+        obs, _, terminated, truncated, info = env.step(exploit_slates(small_world, obs, rng))
+        ended = terminated | truncated
+        if not ended.any():
+            assert "final_obs" not in info
+            continue
+        final = info["final_obs"]
+        assert sorted(final) == sorted(obs)
+        for key in obs:  # slots that did not end repeat their current observation
+            assert_same(final[key][~ended], obs[key][~ended])
+        # An ended user's last history is the previous one, or it shifted by one click.
+        same = (final["items"][ended] == previous["items"][ended]).all(axis=1)
+        shifted = (final["items"][ended, :-1] == previous["items"][ended, 1:]).all(axis=1)
+        assert (same | shifted).all()
+        assert (obs["session"][ended, 2] == 0).all()  # new users in those slots
+        checked += int(ended.sum())
+        if checked >= 20:
+            break
+    assert checked >= 20

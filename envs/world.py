@@ -138,9 +138,9 @@ class World:
             self._kernels.step_inplace(self, state, slate, rng, events, obs)
             return
         new, new_events = self.transition(state, slate, self.respond(state, slate, rng), rng)
-        map_rows(np.copyto, state, new)
-        for dst, src in zip(events, new_events, strict=True):
+        for dst, src in zip(events, new_events, strict=True):  # first: events share arrays with ``state``
             np.copyto(dst, src)
+        map_rows(np.copyto, state, new)
         self.observe(state, out=obs)
 
     @cached_property

@@ -192,7 +192,7 @@ def test_kernels_use_the_workqueue_layer_beside_torch() -> None:
     numba = pytest.importorskip("numba")
     if "NUMBA_THREADING_LAYER" in os.environ:
         pytest.skip("NUMBA_THREADING_LAYER chosen by the user")
-    env = envs.InterestExplorationVectorEnv(300, preset="tiny")
+    env = envs.InterestExplorationVectorEnv(300, world=World(envs.resolve_config("tiny"), backend="numba"))
     env.reset(seed=0)
     env.step(np.tile(np.arange(3), (300, 1)))
     assert numba.threading_layer() == "workqueue"

@@ -1,5 +1,6 @@
 """RecSim's interest_evolution dynamics (``envs.recsim``) compiled: respond, transition and
-observation in passes over blocks of users, the blocks in parallel, updating a state the caller owns in place.
+observation in passes over blocks of users, blocks in parallel, updating a state the caller
+owns in place.
 
 ``envs.recsim`` is the readable reference; this kernel draws the same random numbers in the
 same order (tests/envs/test_kernels.py checks that both agree).

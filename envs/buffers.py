@@ -11,6 +11,7 @@ reference count): an array the caller still holds, or holds a view of, is never 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -21,21 +22,33 @@ _POOL_ONLY = 3
 _refcount = getattr(sys, "getrefcount", None)
 
 
+# How outputs are allocated: ``allocate(name, shape, dtype)`` -> an uninitialized array for the
+# output called ``name`` (an observation key or an event field).
+Allocate = Callable[[str, tuple[int, ...], DTypeLike], np.ndarray]
+
+
+def fresh(name: str, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
+    """A new uninitialized array (the default ``Allocate``; ``name`` plays no part)."""
+    return np.empty(shape, dtype=dtype)
+
+
 class ArrayPool:
-    """``empty(shape, dtype)``: an uninitialized array, recycled when no one else holds it."""
+    """An ``Allocate`` whose arrays are recycled once no one else holds them."""
 
-    def __init__(self, per_kind: int = 4) -> None:
-        self._per_kind = per_kind
-        self._arrays: dict[tuple[tuple[int, ...], str], list[np.ndarray]] = {}
+    def __init__(self, per_output: int = 4) -> None:
+        self._per_output = per_output
+        self._arrays: dict[tuple[str, tuple[int, ...], str], list[np.ndarray]] = {}
 
-    def empty(self, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
-        kind = (tuple(shape), np.dtype(dtype).str)
+    def empty(self, name: str, shape: tuple[int, ...], dtype: DTypeLike) -> np.ndarray:
+        # One list per output: a step hands out several arrays of one shape and dtype (8 bool
+        # event fields), and each of them needs its own arrays to recycle.
+        kind = (name, tuple(shape), np.dtype(dtype).str)
         arrays = self._arrays.setdefault(kind, [])
         if _refcount is not None:  # no recycling where reference counts are unknown (PyPy)
             for a in arrays:
                 if _refcount(a) <= _POOL_ONLY:
                     return a
         a = np.empty(shape, dtype=dtype)
-        if len(arrays) < self._per_kind:  # beyond that the caller keeps many: let them go
+        if len(arrays) < self._per_output:  # beyond that the caller keeps many: let them go
             arrays.append(a)
         return a

@@ -16,7 +16,7 @@ from envs.buffers import ArrayPool
 from envs.config import WorldConfig
 from envs.errors import ConfigError, StateError
 from envs.kernels import set_threads
-from envs.state import EVENT_DTYPES, Events, copy_state, state_arrays
+from envs.state import Events, copy_state, state_arrays
 from envs.world import State, World, make_world
 
 Obs = dict[str, np.ndarray]
@@ -203,7 +203,7 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         actions = self.world.validate_slate(actions, self.num_envs)
         # Arrays no earlier output still uses: callers may keep observations and events.
         obs = self._new_observation()
-        events = Events(*(self._outputs.empty((self.num_envs,), dt) for dt in EVENT_DTYPES))
+        events = Events.empty(self.num_envs, self._outputs.empty)
         set_threads(self.num_threads)
         self.world.step_owned(state, actions, self.np_random, events, obs)
         info: dict[str, Any] = events.as_info()

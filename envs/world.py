@@ -8,7 +8,6 @@ VectorEnv (B users) both call ``World.step``, so there is one implementation of 
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable
 from functools import cached_property
 from types import ModuleType
 from typing import Any
@@ -17,6 +16,7 @@ import numpy as np
 from gymnasium import spaces
 
 from envs import interest, recsim
+from envs.buffers import Allocate, fresh
 from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_member
 from envs.config import WorldConfig, resolve_config
 from envs.corpus import Corpus, build_corpus
@@ -153,12 +153,10 @@ class World:
     def observe(self, state: State, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         return observe(state.session, out)
 
-    def empty_observation(
-        self, n_users: int, allocate: Callable[[tuple[int, ...], Any], np.ndarray] = np.empty
-    ) -> dict[str, np.ndarray]:
-        """Uninitialized observation arrays for ``n_users`` users, from ``allocate(shape, dtype)``."""
+    def empty_observation(self, n_users: int, allocate: Allocate = fresh) -> dict[str, np.ndarray]:
+        """Uninitialized observation arrays for ``n_users`` users."""
         return {
-            k: allocate((n_users, *tuple(space.shape or ())), space.dtype)
+            k: allocate(k, (n_users, *tuple(space.shape or ())), np.dtype(space.dtype))
             for k, space in self.observation_space.spaces.items()
         }
 

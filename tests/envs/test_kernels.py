@@ -137,15 +137,15 @@ def test_unknown_backend_is_a_config_error() -> None:
 
 def test_array_pool_reuses_only_what_no_one_holds() -> None:
     pool = ArrayPool()
-    first = pool.empty((4,), np.float32)
+    first = pool.empty("x", (4,), np.float32)
     address = first.__array_interface__["data"][0]
-    second = pool.empty((4,), np.float32)
+    second = pool.empty("x", (4,), np.float32)
     assert second is not first  # still held
     del first
-    assert pool.empty((4,), np.float32).__array_interface__["data"][0] == address
+    assert pool.empty("x", (4,), np.float32).__array_interface__["data"][0] == address
     view = second[1:]
     del second
-    third = pool.empty((4,), np.float32)
+    third = pool.empty("x", (4,), np.float32)
     assert not np.shares_memory(third, view)  # a live view keeps its base out of the pool
 
 

@@ -103,13 +103,14 @@ class InterestExplorationEnv(gym.Env[Obs, np.ndarray]):
         if bool(self.state.session.done[0]):
             raise StateError("step() called after the episode ended; call env.reset() to start a new user")
         slate = np.asarray(action).reshape(1, -1) if np.ndim(action) == 1 else action
-        self.state, events = self.world.step(self.state, slate, self.np_random)
+        obs = self.world.empty_observation(1)
+        self.state, events = self.world.step(self.state, slate, self.np_random, obs)
         s = self.state.session
         terminated = bool(s.terminated[0])
         truncated = bool(s.done[0]) and not terminated
         info = {k: v[0] for k, v in events.as_info().items()}
         reward = float(self.world.reward(events)[0])
-        return _unbatch(self.world.observe(self.state)), reward, terminated, truncated, info
+        return _unbatch(obs), reward, terminated, truncated, info
 
 
 def _unbatch(obs: Obs) -> Obs:

@@ -118,14 +118,22 @@ class World:
     ) -> tuple[State, Events]:
         return self._dyn.transition(self, state, slate, response, rng)  # type: ignore[no-any-return]
 
-    def step(self, state: State, slate: np.ndarray, rng: np.random.Generator) -> tuple[State, Events]:
-        """Validate the slates, then response and transition. Pure: ``state`` is not changed."""
+    def step(
+        self, state: State, slate: np.ndarray, rng: np.random.Generator, obs: dict[str, np.ndarray] | None = None
+    ) -> tuple[State, Events]:
+        """Validate the slates, then response and transition. Pure: ``state`` is not changed.
+        ``obs``, when given, receives the observation after the step (as ``observe`` would)."""
         slate = self.validate_slate(slate, state.session.n_users)
         if self._kernels is None:
-            return self.transition(state, slate, self.respond(state, slate, rng), rng)
+            new, events = self.transition(state, slate, self.respond(state, slate, rng), rng)
+            if obs is not None:
+                self.observe(new, out=obs)
+            return new, events
         state = copy_state(state)
         events = Events.empty(len(slate))
-        self._kernels.step_inplace(self, state, slate, rng, events, self.empty_observation(len(slate)))
+        if obs is None:  # the kernels write an observation either way
+            obs = self.empty_observation(len(slate))
+        self._kernels.step_inplace(self, state, slate, rng, events, obs)
         return state, events
 
     def step_owned(

@@ -14,12 +14,14 @@ speed wanders between windows). The last line is one JSON object.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import resource
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -38,25 +40,32 @@ def _slates(n_users: int, n_items: int, slate_size: int, k: int, seed: int) -> l
     return [rng.integers(0, n_items - slate_size, size=(n_users, 1)) + np.arange(slate_size) for _ in range(k)]
 
 
+def median_rate(step: Callable[[], object], per_step: int, seconds: float) -> float:
+    """Median over WINDOWS windows (each ``seconds / WINDOWS`` long, at least 2 calls) of
+    ``per_step`` x calls of ``step`` per second."""
+    rates = []
+    for _ in range(WINDOWS):
+        start, calls = time.perf_counter(), 0
+        while True:
+            step()
+            calls += 1
+            elapsed = time.perf_counter() - start
+            if elapsed >= seconds / WINDOWS and calls >= 2:
+                break
+        rates.append(calls * per_step / elapsed)
+    return float(np.median(rates))
+
+
 def user_steps_per_s(world: envs.World, n_users: int, seconds: float, threads: int | None = None) -> float:
-    """Median over WINDOWS windows of user-steps per second (resets of ended users included)."""
+    """User-steps per second of the vector env (resets of ended users included)."""
     env = envs.InterestExplorationVectorEnv(n_users, world=world, num_threads=threads)
     env.reset(seed=0)
-    slates = _slates(n_users, world.corpus.n_items, world.config.slate_size, 8, 1)
-    for i in range(3):  # warm up (and compile, or load the compiled kernels)
-        env.step(slates[i])
-    rates, steps = [], 0
-    for _ in range(WINDOWS):
-        start, done = time.perf_counter(), 0
-        while True:
-            env.step(slates[steps % len(slates)])
-            steps, done = steps + 1, done + 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds / WINDOWS and done >= 2:
-                break
-        rates.append(done * n_users / elapsed)
+    slates = itertools.cycle(_slates(n_users, world.corpus.n_items, world.config.slate_size, 8, 1))
+    for _ in range(3):  # warm up (and compile, or load the compiled kernels)
+        env.step(next(slates))
+    rate = median_rate(lambda: env.step(next(slates)), n_users, seconds)
     env.close()
-    return float(np.median(rates))
+    return rate
 
 
 def recsim_user_steps_per_s(seconds: float) -> float | None:
@@ -71,16 +80,12 @@ def recsim_user_steps_per_s(seconds: float) -> float | None:
         {"num_candidates": 10, "slate_size": 2, "resample_documents": True, "seed": 0}
     )
     env.reset()
-    rates = []
-    for _ in range(WINDOWS):
-        steps, start = 0, time.perf_counter()
-        while time.perf_counter() - start < seconds / WINDOWS:
-            _, _, done, _ = env.step([0, 1])
-            steps += 1
-            if done:
-                env.reset()
-        rates.append(steps / (time.perf_counter() - start))
-    return float(np.median(rates))
+
+    def step() -> None:
+        if env.step([0, 1])[2]:  # done
+            env.reset()
+
+    return median_rate(step, 1, seconds)
 
 
 def bytes_per_user(world: envs.World, n_users: int) -> float:

@@ -14,7 +14,7 @@ from gymnasium.vector.utils import batch_space
 
 from envs.buffers import ArrayPool
 from envs.config import WorldConfig
-from envs.errors import ConfigError, StateError
+from envs.errors import ConfigError, StateError, require_positive_int
 from envs.kernels import set_threads
 from envs.state import Events, copy_state, state_arrays
 from envs.world import State, World, make_world
@@ -146,8 +146,7 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         num_threads: int | None = None,
         **overrides: Any,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs <= 0:
-            raise ConfigError(f"num_envs={num_envs!r} must be a positive integer")
+        require_positive_int("num_envs", num_envs)
         self.world = _world(world, preset, world_seed, overrides)
         self.num_envs = num_envs
         self.single_observation_space = self.world.observation_space
@@ -157,8 +156,7 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         if num_threads is None:
             # NOVELTYGYM_NUM_THREADS lets a process pool (sweeps) keep each worker on one core.
             num_threads = int(os.environ.get("NOVELTYGYM_NUM_THREADS", 0)) or (os.cpu_count() or 1)
-        if isinstance(num_threads, bool) or not isinstance(num_threads, int) or num_threads <= 0:
-            raise ConfigError(f"num_threads={num_threads!r} must be a positive integer")
+        require_positive_int("num_threads", num_threads)
         self.num_threads = num_threads
         self._outputs = ArrayPool()  # recycles the per-step output arrays (envs/buffers.py)
         self._state: State | None = None

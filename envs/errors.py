@@ -37,3 +37,9 @@ class MissingExtraError(NoveltyGymError, ImportError):
         )
         self.package = package
         self.extra = extra
+
+
+def require_positive_int(name: str, value: object) -> None:
+    """ConfigError naming ``name`` unless ``value`` is a positive int (bool is not)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name}={value!r} must be a positive integer")

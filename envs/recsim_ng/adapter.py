@@ -22,7 +22,7 @@ from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
 from envs.env import _unbatch
-from envs.errors import ConfigError, StateError
+from envs.errors import ConfigError, StateError, require_positive_int
 from envs.recsim_ng.simulation import RecSimNGState, Simulation
 from envs.recsim_ng.stories import Story, interest_evolution_story
 from envs.recsim_ng.world import RecSimNGWorld
@@ -157,8 +157,7 @@ class RecSimNGVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         graph_compile: bool = True,
         **story_kwargs: Any,
     ) -> None:
-        if isinstance(num_envs, bool) or not isinstance(num_envs, int) or num_envs <= 0:
-            raise ConfigError(f"num_envs={num_envs!r} must be a positive integer")
+        require_positive_int("num_envs", num_envs)
         self.sim = _simulation(num_envs, story, horizon, history_length, world_seed, graph_compile, story_kwargs)
         self.world: RecSimNGWorld = self.sim.world
         self.num_envs = num_envs

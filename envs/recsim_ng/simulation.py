@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from envs.errors import ConfigError, DataError, StateError
+from envs.errors import ConfigError, DataError, StateError, require_positive_int
 from envs.recsim_ng import compat
 from envs.recsim_ng.stories import REQUIRED_FIELDS, Story
 from envs.recsim_ng.world import Documents, RecSimNGWorld, describe_topics
@@ -71,9 +71,8 @@ class Simulation:
     def __init__(
         self, story: Story, horizon: int, history_length: int, world_seed: int = 0, graph_compile: bool = True
     ) -> None:
-        for name, v in (("horizon", horizon), ("history_length", history_length)):
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise ConfigError(f"{name}={v!r} must be a positive integer")
+        require_positive_int("horizon", horizon)
+        require_positive_int("history_length", history_length)
         self.story = story
         self.horizon = horizon
         self.n_users = story.num_users

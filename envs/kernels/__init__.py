@@ -33,6 +33,9 @@ else:
         # choose another layer.
         numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
 
+if numba is not None:
+    from envs.kernels.common import first_bad_slate_entry as compiled_slate_check
+
 BACKENDS: tuple[str, ...] = ("numba", "numpy")
 
 
@@ -68,9 +71,7 @@ def first_bad_slate_entry(slate: np.ndarray, n_items: int) -> tuple[int, int, in
     """(row, column, kind) of the first invalid entry of slates (B, S), in row order: kind 1
     = not an item id, 2 = repeats an earlier item of its row; (-1, -1, 0) when all are valid."""
     if numba is not None:
-        from envs.kernels.common import first_bad_slate_entry as compiled
-
-        return compiled(slate, n_items)  # type: ignore[no-any-return]
+        return compiled_slate_check(slate, n_items)  # type: ignore[no-any-return]
     bad = (slate < 0) | (slate >= n_items)
     if slate.shape[1] > 1:  # a repeat: equal to an earlier entry of its row
         bad |= np.triu(slate[:, :, None] == slate[:, None, :], k=1).any(axis=1)

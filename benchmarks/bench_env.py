@@ -8,7 +8,8 @@ Peers in the same run: the numpy reference dynamics (``backend="numpy"``, what t
 kernels of ``envs.kernels`` replace) and, when installed (``pip install recsim-no-tf six``),
 RecSim's own interest_evolution loop with its own settings (10 candidates, slate 2), one user
 at a time as it runs. Each figure is the median of several timing windows (this machine's
-speed wanders between windows). The last line is one JSON object.
+speed wanders between windows); the ratio to RecSim is the median over pairs of back-to-back
+windows, one of each. The last line is one JSON object.
 """
 
 from __future__ import annotations
@@ -40,36 +41,40 @@ def _slates(n_users: int, n_items: int, slate_size: int, k: int, seed: int) -> l
     return [rng.integers(0, n_items - slate_size, size=(n_users, 1)) + np.arange(slate_size) for _ in range(k)]
 
 
+def window_rate(step: Callable[[], object], per_step: int, seconds: float) -> float:
+    """``per_step`` x calls of ``step`` per second over one window of ``seconds`` (at least 2 calls)."""
+    start, calls = time.perf_counter(), 0
+    while True:
+        step()
+        calls += 1
+        elapsed = time.perf_counter() - start
+        if elapsed >= seconds and calls >= 2:
+            return calls * per_step / elapsed
+
+
 def median_rate(step: Callable[[], object], per_step: int, seconds: float) -> float:
-    """Median over WINDOWS windows (each ``seconds / WINDOWS`` long, at least 2 calls) of
-    ``per_step`` x calls of ``step`` per second."""
-    rates = []
-    for _ in range(WINDOWS):
-        start, calls = time.perf_counter(), 0
-        while True:
-            step()
-            calls += 1
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds / WINDOWS and calls >= 2:
-                break
-        rates.append(calls * per_step / elapsed)
-    return float(np.median(rates))
+    """Median rate over WINDOWS windows, ``seconds`` in all."""
+    return float(np.median([window_rate(step, per_step, seconds / WINDOWS) for _ in range(WINDOWS)]))
 
 
-def user_steps_per_s(world: envs.World, n_users: int, seconds: float, threads: int | None = None) -> float:
-    """User-steps per second of the vector env (resets of ended users included)."""
+def vector_env_stepper(world: envs.World, n_users: int, threads: int | None = None) -> Callable[[], object]:
+    """A warmed-up vector env's step over pre-drawn slates (resets of ended users included)."""
     env = envs.InterestExplorationVectorEnv(n_users, world=world, num_threads=threads)
     env.reset(seed=0)
     slates = itertools.cycle(_slates(n_users, world.corpus.n_items, world.config.slate_size, 8, 1))
     for _ in range(3):  # warm up (and compile, or load the compiled kernels)
         env.step(next(slates))
-    rate = median_rate(lambda: env.step(next(slates)), n_users, seconds)
-    env.close()
-    return rate
+    return lambda: env.step(next(slates))
 
 
-def recsim_user_steps_per_s(seconds: float) -> float | None:
-    """RecSim's own interest_evolution loop (one user), or None when RecSim is not installed."""
+def user_steps_per_s(world: envs.World, n_users: int, seconds: float, threads: int | None = None) -> float:
+    """User-steps per second of the vector env."""
+    return median_rate(vector_env_stepper(world, n_users, threads), n_users, seconds)
+
+
+def recsim_stepper() -> Callable[[], object] | None:
+    """One step of RecSim's own interest_evolution loop (one user; a reset when its episode
+    ends), or None when RecSim is not installed."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -85,7 +90,18 @@ def recsim_user_steps_per_s(seconds: float) -> float | None:
         if env.step([0, 1])[2]:  # done
             env.reset()
 
-    return median_rate(step, 1, seconds)
+    return step
+
+
+def paired_ratio(ours: Callable[[], object], n_users: int, peer: Callable[[], object], seconds: float
+                 ) -> tuple[float, float, float]:
+    """(our median rate, the peer's median rate, median of the per-pair ratios) over WINDOWS
+    pairs of back-to-back windows, ``seconds`` each in all: this machine's speed wanders by
+    tens of percent over a run, and adjacent windows share most of it."""
+    pairs = [(window_rate(ours, n_users, seconds / WINDOWS), window_rate(peer, 1, seconds / WINDOWS))
+             for _ in range(WINDOWS)]
+    mine, theirs = (float(np.median(r)) for r in zip(*pairs, strict=True))
+    return mine, theirs, float(np.median([a / b for a, b in pairs]))
 
 
 def bytes_per_user(world: envs.World, n_users: int) -> float:
@@ -149,15 +165,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         out["peak_rss_gib_1m_users_stepping"] = round(peak_rss_gib_stepping(default, 1_000_000, 5), 2)
         print(f"10^6 users of the default world: {million / 2**30:.2f} GiB of state; the whole process "
               f"peaked at {out['peak_rss_gib_1m_users_stepping']:.2f} GiB stepping them (vector env, 5 steps)")
-    rs = recsim_user_steps_per_s(seconds)
-    out["recsim_user_steps_per_s"] = None if rs is None else round(rs)
-    if rs is None:
+    peer = recsim_stepper()
+    out["recsim_user_steps_per_s"] = None
+    if peer is None:
         print("RecSim not installed (pip install recsim-no-tf six): its loop was not measured")
     else:
-        ratio = out["user_steps_per_s_recsim_preset_10k"] / rs
+        ours, theirs, ratio = paired_ratio(vector_env_stepper(preset, 10_000), 10_000, peer, 2 * seconds)
+        out["recsim_user_steps_per_s"] = round(theirs)
+        out["user_steps_per_s_recsim_preset_10k_paired"] = round(ours)
         out["recsim_preset_10k_over_recsim"] = round(ratio, 1)
-        print(f"RecSim interest_evolution (10 candidates, slate 2): {rs:,.0f} user-steps/s; "
-              f"RecSim preset at 10k users is {ratio:,.0f}x faster")
+        print(f"RecSim interest_evolution (10 candidates, slate 2): {theirs:,.0f} user-steps/s; in windows "
+              f"alternating with it the RecSim preset at 10k users ran {ours:,.0f}, {ratio:,.0f}x faster "
+              f"(median of {WINDOWS} pairs' ratios)")
     print(json.dumps(out))
     return out
 

@@ -12,7 +12,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
-from envs.buffers import ArrayPool
+from envs.buffers import RecycledArrays
 from envs.config import WorldConfig
 from envs.errors import ConfigError, StateError, require_positive_int
 from envs.kernels import set_threads
@@ -158,7 +158,10 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
             num_threads = int(os.environ.get("NOVELTYGYM_NUM_THREADS", 0)) or (os.cpu_count() or 1)
         require_positive_int("num_threads", num_threads)
         self.num_threads = num_threads
-        self._outputs = ArrayPool()  # recycles the per-step output arrays (envs/buffers.py)
+        # The per-step output arrays, recycled once no one holds them (envs/buffers.py).
+        self._obs_keys = list(self.single_observation_space.spaces)
+        self._obs_arrays = RecycledArrays(self._make_observation_arrays)
+        self._event_arrays = RecycledArrays(self._make_event_arrays)
         self._state: State | None = None
         self._state_arrays: list[np.ndarray] = []  # the arrays of _state, flat
         self._newcomers: _Newcomers | None = None
@@ -191,8 +194,14 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         self.world.observe(self._state, out=obs)
         return obs, {}
 
+    def _make_observation_arrays(self) -> list[np.ndarray]:
+        return list(self.world.empty_observation(self.num_envs).values())
+
+    def _make_event_arrays(self) -> list[np.ndarray]:
+        return list(Events.empty(self.num_envs))
+
     def _new_observation(self) -> Obs:
-        return self.world.empty_observation(self.num_envs, allocate=self._outputs.empty)
+        return dict(zip(self._obs_keys, self._obs_arrays.take(), strict=True))
 
     def step(self, actions: np.ndarray) -> tuple[Obs, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         state, newcomers = self._state, self._newcomers
@@ -202,7 +211,7 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         actions = self.world.validate_slate(actions, self.num_envs)
         # Arrays no earlier output still uses: callers may keep observations and events.
         obs = self._new_observation()
-        events = Events.empty(self.num_envs, self._outputs.empty)
+        events = Events(*self._event_arrays.take())
         set_threads(self.num_threads)
         self.world.step_owned(state, actions, self.np_random, events, obs)
         info: dict[str, Any] = events.as_info()
@@ -210,7 +219,7 @@ class InterestExplorationVectorEnv(VectorEnv[Obs, np.ndarray, np.ndarray]):
         terminated = state.session.terminated & done
         rows = np.flatnonzero(done)
         if len(rows):
-            last = {k: v[rows] for k, v in obs.items()}  # the ended users' last observations
+            last = {k: v.take(rows, axis=0) for k, v in obs.items()}  # the ended users' last observations
             fresh, fresh_obs = newcomers.take(len(rows))
             for owned, new in zip(self._state_arrays, fresh, strict=True):
                 owned[rows] = new

@@ -11,8 +11,6 @@ from typing import Any, NamedTuple, TypeVar
 
 import numpy as np
 
-from envs.buffers import Allocate, fresh
-
 T = TypeVar("T")
 
 # Columns of SessionState.hist_responses.
@@ -103,9 +101,9 @@ class Events(NamedTuple):
     session_end: np.ndarray  # bool the session ended after this step
 
     @classmethod
-    def empty(cls, n_users: int, allocate: Allocate = fresh) -> Events:
+    def empty(cls, n_users: int) -> Events:
         """Uninitialized event arrays for ``n_users`` users (to be written by a step)."""
-        return cls(*(allocate(name, (n_users,), dt) for name, dt in zip(cls._fields, EVENT_DTYPES, strict=True)))
+        return cls(*(np.empty(n_users, dtype=dt) for dt in EVENT_DTYPES))
 
     def as_info(self) -> dict[str, np.ndarray]:
         return self._asdict()

@@ -16,7 +16,6 @@ import numpy as np
 from gymnasium import spaces
 
 from envs import interest, recsim
-from envs.buffers import Allocate, fresh
 from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_member
 from envs.config import WorldConfig, resolve_config
 from envs.corpus import Corpus, build_corpus
@@ -161,10 +160,10 @@ class World:
     def observe(self, state: State, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         return observe(state.session, out)
 
-    def empty_observation(self, n_users: int, allocate: Allocate = fresh) -> dict[str, np.ndarray]:
+    def empty_observation(self, n_users: int) -> dict[str, np.ndarray]:
         """Uninitialized observation arrays for ``n_users`` users."""
         return {
-            k: allocate(k, (n_users, *tuple(space.shape or ())), np.dtype(space.dtype))
+            k: np.empty((n_users, *tuple(space.shape or ())), dtype=space.dtype)
             for k, space in self.observation_space.spaces.items()
         }
 

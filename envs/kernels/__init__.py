@@ -1,4 +1,5 @@
-"""Compiled forms of the dynamics, with numba: passes over blocks of users, blocks in parallel.
+"""Compiled forms of the dynamics, with numba: passes over blocks of users, chunks of users on
+several threads (``envs.kernels.chunks``).
 
 The numpy modules ``envs.interest``, ``envs.recsim``, ``envs.choice`` and ``envs.session`` are
 the readable reference: they say what a user does, batched over arrays, and they are what
@@ -19,24 +20,18 @@ from types import ModuleType
 import numpy as np
 
 from envs.errors import ConfigError
+from envs.kernels.chunks import set_threads
 
 try:
     import numba
 except ImportError:  # e.g. a Python release numba does not support yet
     numba = None  # type: ignore[assignment]
-else:
-    if "NUMBA_THREADING_LAYER" not in os.environ:
-        # Numba's OpenMP layer shares the process's libgomp with PyTorch, whose parallel
-        # regions then spin: fine-tuning ran at 1.5 instead of 20 steps/s after a simulation
-        # in the same process. The built-in workqueue layer does not interfere (and
-        # common.LAUNCH_LOCK keeps it to one launch at a time). Set NUMBA_THREADING_LAYER to
-        # choose another layer.
-        numba.config.THREADING_LAYER = "workqueue"  # type: ignore[attr-defined]
 
 if numba is not None:
     from envs.kernels.common import first_bad_slate_entry as compiled_slate_check
 
 BACKENDS: tuple[str, ...] = ("numba", "numpy")
+__all__ = ["BACKENDS", "first_bad_slate_entry", "kernels_for", "resolve_backend", "set_threads"]
 
 
 def resolve_backend(backend: str | None) -> str:
@@ -58,13 +53,6 @@ def kernels_for(dynamics: str) -> ModuleType | None:
     if importlib.util.find_spec(name) is None:
         return None
     return importlib.import_module(name)
-
-
-def set_threads(n: int) -> None:
-    """Threads the compiled dynamics use when called from this Python thread (at most
-    numba's NUMBA_NUM_THREADS, which defaults to every core)."""
-    if numba is not None:
-        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))  # type: ignore[attr-defined]
 
 
 def first_bad_slate_entry(slate: np.ndarray, n_items: int) -> tuple[int, int, int]:

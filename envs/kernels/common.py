@@ -11,20 +11,13 @@ more than the simulation itself; inside one loop, arrays are plain pointers.
 from __future__ import annotations
 
 import math
-import threading
 
 import numpy as np
 from numba import njit
 
 # Compiled once, then loaded from the on-disk cache (envs/kernels/__pycache__).
 jit = njit(nogil=True, cache=True)
-# A world's step: a parallel loop over blocks of users (prange), whose results do not depend
-# on the number of threads (no block reads what another writes).
-parallel_jit = njit(parallel=True, nogil=True, cache=True)
 BLOCK = 256  # users per block: a block's per-item temporaries stay small and in cache
-# Numba's workqueue threading layer (the one envs.kernels selects) must not be entered by two
-# Python threads at once, so steps launch their parallel loop under this lock.
-LAUNCH_LOCK = threading.Lock()
 
 
 @jit

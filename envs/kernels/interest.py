@@ -1,5 +1,6 @@
 """The 'interest' dynamics (``envs.interest``) compiled: respond, transition and observation
-in passes over blocks of users, blocks in parallel, updating a state the caller owns in place.
+in passes over blocks of users, chunks of blocks on several threads (``envs.kernels.chunks``),
+updating a state the caller owns in place.
 
 ``envs.interest`` is the readable reference; this kernel draws the same random numbers in
 the same order and follows it step by step (tests/envs/test_kernels.py checks that both
@@ -13,10 +14,11 @@ import math
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from envs.interest import choice_floor, drift_interests
-from envs.kernels.common import BLOCK, LAUNCH_LOCK, choose, jit, mark_inactive, parallel_jit, record_and_observe
+from envs.kernels.chunks import run_in_chunks
+from envs.kernels.common import BLOCK, choose, jit, mark_inactive, record_and_observe
 from envs.state import Events, InterestState
 
 if TYPE_CHECKING:
@@ -73,15 +75,18 @@ def step_inplace(world: World, state: InterestState, slate: np.ndarray, rng: np.
     respond_uniforms = rng.random((n, 3))  # the draws of envs.interest.respond ...
     session_uniforms = rng.random((n, 2))  # ... and of its session update, in that order
     again = np.empty(n, dtype=np.bool_)
-    with LAUNCH_LOCK:
+
+    def run(lo: int, hi: int) -> None:
         _step(
-            world.kernel_params, slate, respond_uniforms, session_uniforms,
+            world.kernel_params, lo, hi, slate, respond_uniforms, session_uniforms,
             c.embeddings, world.embedding_sq, c.quality, c.leaf, c.length, world.level.item_cluster,
             u.anchor_pos, u.anchor_strength, u.anchor_latent, u.anchor_discovered, u.sat_leaf, u.sat_weight,
             s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.engaged, s.budget, s.day,
             s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
             events, obs["items"], obs["clusters"], obs["responses"], obs["session"], again,
         )
+
+    run_in_chunks(run, n, BLOCK)
     drift_interests(u.anchor_pos, np.flatnonzero(again), world.config.drift_std, rng)
 
 
@@ -129,19 +134,19 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-@parallel_jit
+@jit
 def _step(
-    p, slate, respond_uniforms, session_uniforms,
+    p, first, last, slate, respond_uniforms, session_uniforms,
     emb, emb_sq, quality, leaf, length, item_cluster,
     anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
     user_id, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
     session_steps, session_positive, days_away, done, terminated,
     ev, obs_items, obs_clusters, obs_responses, obs_session, again,
 ):  # type: ignore[no-untyped-def]
-    n_users, n_slate = slate.shape
-    for block in prange((n_users + BLOCK - 1) // BLOCK):
-        lo = block * BLOCK
-        hi = min(lo + BLOCK, n_users)
+    """Users first..last-1, a block at a time."""
+    n_slate = slate.shape[1]
+    for lo in range(first, last, BLOCK):
+        hi = min(lo + BLOCK, last)
         util = np.empty((hi - lo, n_slate), dtype=np.float32)
         aff = np.empty((hi - lo, n_slate), dtype=np.float32)
         which = np.empty((hi - lo, n_slate), dtype=np.int64)

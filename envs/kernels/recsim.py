@@ -1,6 +1,6 @@
 """RecSim's interest_evolution dynamics (``envs.recsim``) compiled: respond, transition and
-observation in passes over blocks of users, blocks in parallel, updating a state the caller
-owns in place.
+observation in passes over blocks of users, chunks of blocks on several threads
+(``envs.kernels.chunks``), updating a state the caller owns in place.
 
 ``envs.recsim`` is the readable reference; this kernel draws the same random numbers in the
 same order (tests/envs/test_kernels.py checks that both agree).
@@ -11,9 +11,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
-from numba import prange
 
-from envs.kernels.common import BLOCK, LAUNCH_LOCK, choose, jit, mark_inactive, parallel_jit, record_and_observe
+from envs.kernels.chunks import run_in_chunks
+from envs.kernels.common import BLOCK, choose, jit, mark_inactive, record_and_observe
 from envs.recsim import MIN_NORMALIZER, NO_CLICK_MASS
 from envs.state import Events, RecSimState
 
@@ -42,27 +42,30 @@ def step_inplace(world: World, state: RecSimState, slate: np.ndarray, rng: np.ra
     n = len(slate)
     choice_uniforms = rng.random(n)  # the draw of envs.recsim.respond ...
     flip_uniforms = rng.random(n)  # ... and of its transition, in that order
-    with LAUNCH_LOCK:
+
+    def run(lo: int, hi: int) -> None:
         _step(
-            world.kernel_params, slate, choice_uniforms, flip_uniforms,
+            world.kernel_params, lo, hi, slate, choice_uniforms, flip_uniforms,
             c.quality, c.length, world.level.item_cluster, state.interests,
             s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.engaged, s.budget, s.day,
             s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
             events, obs["items"], obs["clusters"], obs["responses"], obs["session"],
         )
 
+    run_in_chunks(run, n, BLOCK)
 
-@parallel_jit
+
+@jit
 def _step(
-    p, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster, interests,
+    p, first, last, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster, interests,
     user_id, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
     session_steps, session_positive, days_away, done, terminated,
     ev, obs_items, obs_clusters, obs_responses, obs_session,
 ):  # type: ignore[no-untyped-def]
-    n_users, n_slate = slate.shape
-    for block in prange((n_users + BLOCK - 1) // BLOCK):
-        lo = block * BLOCK
-        hi = min(lo + BLOCK, n_users)
+    """Users first..last-1, a block at a time."""
+    n_slate = slate.shape[1]
+    for lo in range(first, last, BLOCK):
+        hi = min(lo + BLOCK, last)
         score = np.empty((hi - lo, n_slate), dtype=np.float32)
         for i in range(lo, hi):
             for j in range(n_slate):

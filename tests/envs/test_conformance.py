@@ -76,10 +76,10 @@ def test_single_env_equals_vector_env_of_one(env_id: str) -> None:
 
 
 def test_vector_env_results_do_not_depend_on_threads(default_world: envs.World) -> None:
-    """Shards have their own generators, so 1 or 2 threads give identical rollouts."""
-    n = 9000  # two shards
+    """Each thread steps its own chunk of users, so 1, 2 or 3 threads give identical rollouts."""
+    n = 9000  # enough users for 3 chunks (envs.kernels.chunks.MIN_CHUNK)
     runs = []
-    for threads in (1, 2):
+    for threads in (1, 2, 3):
         env = envs.InterestExplorationVectorEnv(n, world=default_world, num_threads=threads)
         obs, _ = env.reset(seed=5)
         rng = np.random.default_rng(0)
@@ -93,6 +93,7 @@ def test_vector_env_results_do_not_depend_on_threads(default_world: envs.World) 
         runs.append((obs, rewards))
         env.close()
     assert_same(runs[0], runs[1])
+    assert_same(runs[0], runs[2])
 
 
 def test_vector_env_autoresets_same_step(tiny_world: envs.World) -> None:

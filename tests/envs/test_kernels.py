@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import time
 
 import numpy as np
 import pytest
 
 import envs
 from envs import kernels
-from envs.buffers import ArrayPool
+from envs.buffers import RecycledArrays
 from envs.logs import organic_slates
 from envs.state import Events, copy_state, map_rows
 from envs.world import World
@@ -135,18 +136,19 @@ def test_unknown_backend_is_a_config_error() -> None:
         envs.make_world("tiny", backend="cuda")
 
 
-def test_array_pool_reuses_only_what_no_one_holds() -> None:
-    pool = ArrayPool()
-    first = pool.empty("x", (4,), np.float32)
-    address = first.__array_interface__["data"][0]
-    second = pool.empty("x", (4,), np.float32)
-    assert second is not first  # still held
+def test_recycled_arrays_reuse_a_set_only_when_no_one_holds_any_of_it() -> None:
+    pool = RecycledArrays(lambda: [np.empty(4, np.float32), np.empty((4, 2), np.int64)])
+    first = pool.take()
+    addresses = [a.__array_interface__["data"][0] for a in first]
+    second = pool.take()
+    assert not np.shares_memory(second[0], first[0])  # still held
     del first
-    assert pool.empty("x", (4,), np.float32).__array_interface__["data"][0] == address
-    view = second[1:]
+    again = pool.take()
+    assert [a.__array_interface__["data"][0] for a in again] == addresses
+    del again
+    kept_view = pool.take()[1][1:]  # a live view of one array keeps its whole set out
+    assert not np.shares_memory(pool.take()[1], kept_view)
     del second
-    third = pool.empty("x", (4,), np.float32)
-    assert not np.shares_memory(third, view)  # a live view keeps its base out of the pool
 
 
 def test_vector_env_outputs_kept_by_the_caller_never_change() -> None:
@@ -171,8 +173,8 @@ def test_vector_env_outputs_kept_by_the_caller_never_change() -> None:
 
 
 def test_envs_step_safely_from_several_python_threads() -> None:
-    """Numba's workqueue layer aborts the process if two threads launch at once; the kernels
-    take a lock, so envs stepped from a thread pool give the same results as in sequence."""
+    """Envs stepped from a thread pool (their chunks sharing the kernels' own pool) give the
+    same results as in sequence."""
     from concurrent.futures import ThreadPoolExecutor
 
     def rollout(seed: int) -> list[np.ndarray]:
@@ -187,12 +189,28 @@ def test_envs_step_safely_from_several_python_threads() -> None:
     assert_same(threaded, sequential)
 
 
-def test_kernels_use_the_workqueue_layer_beside_torch() -> None:
-    """Numba's OpenMP layer slows PyTorch in the same process more than tenfold."""
-    numba = pytest.importorskip("numba")
-    if "NUMBA_THREADING_LAYER" in os.environ:
-        pytest.skip("NUMBA_THREADING_LAYER chosen by the user")
-    env = envs.InterestExplorationVectorEnv(300, world=World(envs.resolve_config("tiny"), backend="numba"))
-    env.reset(seed=0)
-    env.step(np.tile(np.arange(3), (300, 1)))
-    assert numba.threading_layer() == "workqueue"
+def test_chunks_cover_every_user_once_and_wait_for_each_other() -> None:
+    from envs.kernels import chunks
+
+    assert chunks.chunk_bounds(10, 3, 4) == [(0, 4), (4, 8), (8, 10)]
+    assert chunks.chunk_bounds(5000, 2, 256) == [(0, 2560), (2560, 5000)]
+    n = 4 * chunks.MIN_CHUNK + 3
+    seen = np.zeros(n, dtype=np.int64)
+    chunks.set_threads(3)
+    try:
+        chunks.run_in_chunks(lambda lo, hi: seen.__setitem__(slice(lo, hi), seen[lo:hi] + 1), n, 256)
+        assert (seen == 1).all()
+
+        finished = []
+
+        def fail_first(lo: int, hi: int) -> None:
+            if lo == 0:
+                raise ValueError("boom")
+            time.sleep(0.05)
+            finished.append(lo)
+
+        with pytest.raises(ValueError, match="boom"):
+            chunks.run_in_chunks(fail_first, n, 256)
+        assert len(finished) == 2  # the other chunks were done before the error came back
+    finally:
+        chunks.set_threads(os.cpu_count() or 1)

@@ -86,7 +86,7 @@ def step_inplace(world: World, state: InterestState, slate: np.ndarray, rng: np.
             events, obs["items"], obs["clusters"], obs["responses"], obs["session"], again,
         )
 
-    run_in_chunks(run, n, BLOCK)
+    run_in_chunks(run, n, BLOCK, key="interest")
     drift_interests(u.anchor_pos, np.flatnonzero(again), world.config.drift_std, rng)
 
 

@@ -52,7 +52,7 @@ def step_inplace(world: World, state: RecSimState, slate: np.ndarray, rng: np.ra
             events, obs["items"], obs["clusters"], obs["responses"], obs["session"],
         )
 
-    run_in_chunks(run, n, BLOCK)
+    run_in_chunks(run, n, BLOCK, key="recsim")
 
 
 @jit

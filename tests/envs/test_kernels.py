@@ -4,6 +4,7 @@ and the vector env's recycled output arrays (envs.buffers)."""
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import time
 
@@ -194,6 +195,12 @@ def test_chunks_cover_every_user_once_and_wait_for_each_other() -> None:
 
     assert chunks.chunk_bounds(10, 3, 4) == [(0, 4), (4, 8), (8, 10)]
     assert chunks.chunk_bounds(5000, 2, 256) == [(0, 2560), (2560, 5000)]
+    assert chunks.chunk_bounds(5000, 2, 256, head=1000) == [(0, 3072), (3072, 5000)]
+    assert chunks.chunk_bounds(5000, 2, 256, head=10**6) == [(0, 3840), (3840, 5000)]  # head capped
+    for n, k, head in ((10_000, 3, 700), (257, 2, 0), (9000, 4, 5000)):
+        bounds = chunks.chunk_bounds(n, k, 256, head)
+        assert bounds[0][0] == 0 and bounds[-1][1] == n and len(bounds) <= k
+        assert all(a[1] == b[0] and b[0] % 256 == 0 for a, b in itertools.pairwise(bounds))
     n = 4 * chunks.MIN_CHUNK + 3
     seen = np.zeros(n, dtype=np.int64)
     chunks.set_threads(3)

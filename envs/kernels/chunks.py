@@ -6,7 +6,7 @@ numba's parallel loops (``prange``): on a 2-core VM a launch of its workqueue la
 100 us (it wakes its threads and waits for them through condition variables) and the code it
 compiles ran ~30 % slower on one thread, so at 10k RecSim users a parallel step was slower
 than a serial one; numba's OpenMP layer launches fast but slowed PyTorch in the same process
-more than tenfold. A chunk costs one hand-over to a pool thread (~25 us here), so populations
+more than tenfold. A chunk costs one hand-over to a helper thread (~25 us here), so populations
 too small to give each thread ``MIN_CHUNK`` users run serially on the calling thread.
 """
 
@@ -16,12 +16,12 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from queue import SimpleQueue
 
 MIN_CHUNK = 2048  # users per thread at least
 _settings = threading.local()  # per calling thread, like numba's own set_num_threads
-_pool: tuple[int, ThreadPoolExecutor] | None = None  # (owning process id, executor)
-_pool_lock = threading.Lock()
+_helpers: tuple[int, list[SimpleQueue[_Task]]] = (-1, [])  # (owning process id, helper threads' queues)
+_helpers_lock = threading.Lock()
 
 
 def set_threads(n: int) -> None:
@@ -79,30 +79,61 @@ def run_in_chunks(run: Callable[[int, int], object], n_users: int, align: int, k
         return
     timing = _timings.setdefault(key, _Timing())
     first, *rest = chunk_bounds(n_users, threads, align, timing.head())
-    started: list[float] = []
-
-    def pooled(lo: int, hi: int) -> None:
-        started.append(time.perf_counter())
-        run(lo, hi)
-
-    pool = _executor()
+    tasks = [_Task(run, lo, hi) for lo, hi in rest]
     submitted = time.perf_counter()
-    futures = [pool.submit(pooled, lo, hi) for lo, hi in rest]
+    for queue, task in zip(_helper_queues(len(tasks)), tasks, strict=True):
+        queue.put(task)
     try:
         begun = time.perf_counter()
         run(*first)
         took = time.perf_counter() - begun
     finally:
-        wait(futures)  # never return while a pool thread still writes the caller's arrays
-    for future in futures:
-        future.result()
-    timing.update(took / (first[1] - first[0]), min(started) - submitted)
+        for task in tasks:  # never return while a helper still writes the caller's arrays
+            task.finished.acquire()
+    for task in tasks:
+        if task.error is not None:
+            raise task.error
+    timing.update(took / (first[1] - first[0]), min(task.started for task in tasks) - submitted)
 
 
-def _executor() -> ThreadPoolExecutor:
-    """The process's pool (a new one after a fork: the parent's threads do not exist there)."""
-    global _pool
-    with _pool_lock:
-        if _pool is None or _pool[0] != os.getpid():
-            _pool = (os.getpid(), ThreadPoolExecutor(max_workers=64, thread_name_prefix="noveltygym-kernel"))
-        return _pool[1]
+class _Task:
+    """A chunk handed to a helper thread; ``finished`` is released when it is done."""
+
+    __slots__ = ("error", "finished", "hi", "lo", "run", "started")
+
+    def __init__(self, run: Callable[[int, int], object], lo: int, hi: int) -> None:
+        self.run, self.lo, self.hi = run, lo, hi
+        self.finished = threading.Lock()
+        self.finished.acquire()
+        self.error: BaseException | None = None
+        self.started = 0.0
+
+
+def _serve(tasks: SimpleQueue[_Task]) -> None:
+    """A helper thread's life: run the chunks put on its queue, one after another."""
+    while True:
+        task = tasks.get()
+        task.started = time.perf_counter()
+        try:
+            task.run(task.lo, task.hi)
+        except BaseException as error:  # handed to the caller, who re-raises it
+            task.error = error
+        finally:
+            task.finished.release()
+
+
+def _helper_queues(n: int) -> list[SimpleQueue[_Task]]:
+    """The task queues of the process's first ``n`` helper threads, started as needed (anew
+    after a fork: the parent's threads do not exist in the child). A bare queue per thread
+    rather than a ThreadPoolExecutor, whose submit alone cost ~20 us here."""
+    global _helpers
+    with _helpers_lock:
+        if _helpers[0] != os.getpid():
+            _helpers = (os.getpid(), [])
+        queues = _helpers[1]
+        while len(queues) < n:
+            queue: SimpleQueue[_Task] = SimpleQueue()
+            threading.Thread(target=_serve, args=(queue,), name=f"noveltygym-kernel-{len(queues)}",
+                             daemon=True).start()
+            queues.append(queue)
+        return queues[:n]

@@ -109,15 +109,22 @@ def test_slate_check_finds_the_first_bad_entry(compiled: bool, monkeypatch: pyte
     if not compiled:
         monkeypatch.setattr(kernels, "numba", None)  # the numpy form, used where numba is missing
     rng = np.random.default_rng(0)
-    for _ in range(200):
-        slate = rng.integers(-2, 12, size=(5, 4))
-        row, col, kind = kernels.first_bad_slate_entry(slate, 10)
-        bad_rows = [i for i, r in enumerate(slate) if (r < 0).any() or (r >= 10).any() or len(set(r)) < len(r)]
-        assert row == (bad_rows[0] if bad_rows else -1)
-        if kind == 1:
-            assert not 0 <= slate[row, col] < 10
-        if kind == 2:
-            assert slate[row, col] in slate[row, :col]
+    n_items = 20
+    for shape in ((5, 4), (600, 2), (600, 10), (7, 1)):  # 600 rows: bad entries past the first block
+        for trial in range(60):
+            slate = np.argsort(rng.random((shape[0], n_items)), axis=1)[:, : shape[1]]  # distinct, valid
+            if trial % 3:  # spoil one entry, late rows included
+                i, j = rng.integers(shape[0]), rng.integers(shape[1])
+                slate[i, j] = rng.choice([-1, n_items, 10**9, slate[i, (j + 1) % shape[1]]])
+            if trial % 5 == 0:  # and sometimes a whole random slate
+                slate = rng.integers(-2, n_items + 2, size=shape)
+            row, col, kind = kernels.first_bad_slate_entry(slate, n_items)
+            bad_rows = [i for i, r in enumerate(slate) if (r < 0).any() or (r >= n_items).any() or len(set(r)) < len(r)]
+            assert row == (bad_rows[0] if bad_rows else -1), (shape, trial)
+            if kind == 1:
+                assert not 0 <= slate[row, col] < n_items
+            if kind == 2:
+                assert slate[row, col] in slate[row, :col]
 
 
 def test_without_numba_worlds_step_with_the_numpy_reference(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -151,10 +151,10 @@ def _any_bad_entry(slate: np.ndarray, n_items: int) -> bool:
     limit = np.uint64(n_items)
     bad = 0
     for x in range(flat.shape[0]):
-        bad += np.uint64(flat[x]) >= limit  # negative ids wrap to huge unsigned ones
+        bad += int(np.uint64(flat[x]) >= limit)  # negative ids wrap to huge unsigned ones
     if s == 2:  # RecSim's slates: one pair of columns, compared in place
         for i in range(n):
-            bad += slate[i, 0] == slate[i, 1]
+            bad += int(slate[i, 0] == slate[i, 1])
         return bad > 0
     cols = np.empty((s, BLOCK), dtype=slate.dtype)  # a block of rows, transposed
     for lo in range(0, n, BLOCK):
@@ -165,5 +165,5 @@ def _any_bad_entry(slate: np.ndarray, n_items: int) -> bool:
         for j in range(1, s):
             for k in range(j):
                 for i in range(m):
-                    bad += cols[j, i] == cols[k, i]
+                    bad += int(cols[j, i] == cols[k, i])
     return bad > 0

@@ -20,7 +20,7 @@ from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_memb
 from envs.config import WorldConfig, resolve_config
 from envs.corpus import Corpus, build_corpus
 from envs.errors import ActionError, ConfigError
-from envs.kernels import first_bad_slate_entry, kernels_for, resolve_backend
+from envs.kernels import first_bad_slate_entry, kernels_for, observe_compiled, resolve_backend
 from envs.session import observe
 from envs.spaces import SlateSpace
 from envs.state import Events, InterestState, RecSimState, Response, copy_state, map_rows, state_nbytes
@@ -158,7 +158,13 @@ class World:
         return self._kernels.params(self)  # type: ignore[no-any-return]
 
     def observe(self, state: State, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
-        return observe(state.session, out)
+        """The observation of every user of ``state`` (``envs.session.observe``; compiled when
+        the world's backend is 'numba'), written into ``out`` when given."""
+        if self._kernels is None:
+            return observe(state.session, out)
+        out = self.empty_observation(state.session.n_users) if out is None else out
+        observe_compiled(state.session, out)
+        return out
 
     def empty_observation(self, n_users: int) -> dict[str, np.ndarray]:
         """Uninitialized observation arrays for ``n_users`` users."""

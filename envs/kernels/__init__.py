@@ -21,6 +21,7 @@ import numpy as np
 
 from envs.errors import ConfigError
 from envs.kernels.chunks import set_threads
+from envs.state import SessionState
 
 try:
     import numba
@@ -29,9 +30,10 @@ except ImportError:  # e.g. a Python release numba does not support yet
 
 if numba is not None:
     from envs.kernels.common import first_bad_slate_entry as compiled_slate_check
+    from envs.kernels.common import observe_rows
 
 BACKENDS: tuple[str, ...] = ("numba", "numpy")
-__all__ = ["BACKENDS", "first_bad_slate_entry", "kernels_for", "resolve_backend", "set_threads"]
+__all__ = ["BACKENDS", "first_bad_slate_entry", "kernels_for", "observe_compiled", "resolve_backend", "set_threads"]
 
 
 def resolve_backend(backend: str | None) -> str:
@@ -53,6 +55,12 @@ def kernels_for(dynamics: str) -> ModuleType | None:
     if importlib.util.find_spec(name) is None:
         return None
     return importlib.import_module(name)
+
+
+def observe_compiled(s: SessionState, out: dict[str, np.ndarray]) -> None:
+    """``envs.session.observe`` compiled (where numba imports), written into ``out``."""
+    observe_rows(0, s.n_users, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.budget, s.day,
+                 s.session_steps, s.days_away, out["items"], out["clusters"], out["responses"], out["session"])
 
 
 def first_bad_slate_entry(slate: np.ndarray, n_items: int) -> tuple[int, int, int]:

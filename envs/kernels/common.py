@@ -110,6 +110,18 @@ def record_and_observe(
             hist_responses[i, slot, 1] = completion[i]
             hist_responses[i, slot, 2] = np.float32(1.0) if liked[i] else np.float32(0.0)
             hist_next[i] = slot + 1 if slot + 1 < h else 0
+    observe_rows(lo, hi, hist_items, hist_clusters, hist_responses, hist_next, budget, day, session_steps, days_away,
+                 obs_items, obs_clusters, obs_responses, obs_session)
+
+
+@jit
+def observe_rows(
+    lo, hi, hist_items, hist_clusters, hist_responses, hist_next, budget, day, session_steps, days_away,
+    obs_items, obs_clusters, obs_responses, obs_session,
+):  # type: ignore[no-untyped-def]
+    """The observation of users lo..hi-1, history oldest first (``envs.session.observe``)."""
+    h = hist_items.shape[1]
+    for i in range(lo, hi):
         start = hist_next[i]
         for k in range(h):
             src = start + k if start + k < h else start + k - h

@@ -62,6 +62,7 @@ def test_kernels_follow_the_numpy_reference(name: str) -> None:
         for a, b in zip(ev_fast, ev_ref, strict=True):
             _rows_equal(a, b, same)
         map_rows(lambda a, b, rows=same: _rows_equal(a, b, rows), new_fast, new_ref)
+        assert_same(fast.observe(new_ref), reference.observe(new_ref))  # the compiled observation
         state = new_ref
     assert agree >= 0.999 * total
     assert clicks > 0 and sessions_ended > 0  # the comparison covered clicks and session ends

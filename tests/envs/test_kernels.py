@@ -100,7 +100,7 @@ def test_backends_reach_the_same_population_statistics() -> None:
             positive += info["positive"].sum()
         results[backend] = (clicks, positive)
     (c1, p1), (c2, p2) = results["numba"], results["numpy"]
-    # Rounding tips a rare choice, after which a shard's random stream shifts (resets draw
+    # Rounding tips a rare choice, after which the env's random stream shifts (resets draw
     # from it): the runs then differ by sampling noise, about 1 % here.
     assert abs(c1 - c2) <= 0.03 * c2 and abs(p1 - p2) <= 0.03 * p2
 

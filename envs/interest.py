@@ -110,20 +110,17 @@ def _initial_history(
     responses = np.stack(
         [corpus.length[items], np.ones_like(corpus.length[items]), np.zeros_like(corpus.length[items])], axis=-1
     )
-    # As if pushed one by one into the empty ring: engagement t lands in slot t % H, and only
-    # the last H of them stay.
-    h = s.hist_items.shape[1]
-    kept = np.arange(max(0, h0 - h), h0)
+    # As if pushed one by one into the empty window: the last H of them stay, oldest first.
+    kept = min(h0, s.hist_items.shape[1])
     hist_items, hist_clusters, hist_responses = s.hist_items.copy(), s.hist_clusters.copy(), s.hist_responses.copy()
-    hist_items[:, kept % h] = items[:, kept]
-    hist_clusters[:, kept % h] = clusters[:, kept]
-    hist_responses[:, kept % h] = responses[:, kept]
+    hist_items[:, -kept:] = items[:, -kept:]
+    hist_clusters[:, -kept:] = clusters[:, -kept:]
+    hist_responses[:, -kept:] = responses[:, -kept:]
     return dataclasses.replace(
         s,
         hist_items=hist_items,
         hist_clusters=hist_clusters,
         hist_responses=hist_responses,
-        hist_next=np.full(n, h0 % h, dtype=np.int64),
         engaged=bit_set(s.engaged, np.repeat(np.arange(n), h0), clusters.ravel()),
     )
 

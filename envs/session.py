@@ -4,7 +4,6 @@ returns and the observation. Pure functions of (state, arrays, rng)."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import numpy as np
 
@@ -20,7 +19,6 @@ def empty_session(user_id: np.ndarray, history: int, n_clusters: int, budget: fl
         hist_items=np.full((b, history), -1, dtype=np.int64),
         hist_clusters=np.full((b, history), -1, dtype=np.int64),
         hist_responses=np.zeros((b, history, 3), dtype=np.float32),
-        hist_next=np.zeros(b, dtype=np.int64),
         engaged=np.zeros((b, (n_clusters + 7) // 8), dtype=np.uint8),
         budget=np.full(b, budget, dtype=np.float32),
         day=np.zeros(b, dtype=np.int32),
@@ -60,36 +58,13 @@ def push_history(
     s: SessionState, mask: np.ndarray, items: np.ndarray, clusters: np.ndarray, responses: np.ndarray
 ) -> SessionState:
     """Append one engagement (items (B,), clusters (B,), responses (B, 3)) for users where
-    ``mask``, overwriting their oldest one."""
-    rows = np.flatnonzero(mask)
-    slot = s.hist_next[rows]
-    hi, hc, hr = s.hist_items.copy(), s.hist_clusters.copy(), s.hist_responses.copy()
-    hi[rows, slot] = items[rows]
-    hc[rows, slot] = clusters[rows]
-    hr[rows, slot] = responses[rows]
-    nxt = s.hist_next.copy()
-    nxt[rows] = (slot + 1) % hi.shape[1]
-    return dataclasses.replace(s, hist_items=hi, hist_clusters=hc, hist_responses=hr, hist_next=nxt)
-
-
-def ring_order(s: SessionState) -> np.ndarray:
-    """(B, H) flat indices into a (B * H, ...) ring that read each user's window oldest first."""
-    b, h = s.hist_items.shape
-    rotations = _rotations(h)  # (H, H): row n = (n + arange(H)) % H
-    pos = np.take(rotations, s.hist_next, axis=0)
-    pos += (np.arange(b) * h)[:, None]
-    return pos
-
-
-@functools.lru_cache(maxsize=8)
-def _rotations(h: int) -> np.ndarray:
-    return (np.arange(h)[:, None] + np.arange(h)[None, :]) % h
-
-
-def ordered(ring: np.ndarray, order: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """A ring (B, H, ...) in oldest-first order (np.take: far faster than fancy indexing)."""
-    b, h = ring.shape[:2]
-    return np.take(ring.reshape(b * h, *ring.shape[2:]), order, axis=0, out=out)
+    ``mask``, dropping their oldest one."""
+    return dataclasses.replace(
+        s,
+        hist_items=shift_in(s.hist_items, items, mask),
+        hist_clusters=shift_in(s.hist_clusters, clusters, mask),
+        hist_responses=shift_in(s.hist_responses, responses, mask),
+    )
 
 
 def history_contains(hist_clusters: np.ndarray, cluster: np.ndarray) -> np.ndarray:
@@ -151,10 +126,9 @@ def observe(s: SessionState, out: dict[str, np.ndarray] | None = None) -> dict[s
             "responses": np.empty((b, h, 3), dtype=np.float32),
             "session": np.empty((b, len(SESSION_FIELDS)), dtype=np.float32),
         }
-    order = ring_order(s)
-    ordered(s.hist_items, order, out["items"])
-    ordered(s.hist_clusters, order, out["clusters"])
-    ordered(s.hist_responses, order, out["responses"])
+    np.copyto(out["items"], s.hist_items)
+    np.copyto(out["clusters"], s.hist_clusters)
+    np.copyto(out["responses"], s.hist_responses)
     session = out["session"]
     np.maximum(s.budget, 0.0, out=session[:, 0])
     session[:, 1] = s.day

@@ -22,12 +22,12 @@ class SessionState:
     """What every world tracks per user: recent engagements, sessions, days. Shapes (B, ...)."""
 
     user_id: np.ndarray  # (B,) int64 unique per simulated user (slots get new ids on reset)
-    # The last H clicks, as a ring buffer: slot hist_next is the oldest (next to overwrite).
-    # Rings avoid shifting whole windows every step; ``envs.session.ordered`` gives oldest-first.
+    # The last H clicks, oldest first (a click shifts the row left and lands in the last
+    # column), as the observation shows them: observing is a plain copy, which the compiled
+    # kernels vectorize (a ring buffer saved the shifts but cost more to read out in order).
     hist_items: np.ndarray  # (B, H) int64 recent clicked items, -1 = empty
     hist_clusters: np.ndarray  # (B, H) int64 their clusters at the reported level, -1 = empty
     hist_responses: np.ndarray  # (B, H, 3) float32 RESPONSE_FIELDS of those clicks
-    hist_next: np.ndarray  # (B,) int64 ring position of the oldest entry
     engaged: np.ndarray  # (B, ceil(M/8)) uint8 bitset of clusters ever engaged positively
     budget: np.ndarray  # (B,) float32 minutes left in the current session
     day: np.ndarray  # (B,) int32 day of the current session (0-based)

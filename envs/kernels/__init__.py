@@ -59,7 +59,7 @@ def kernels_for(dynamics: str) -> ModuleType | None:
 
 def observe_compiled(s: SessionState, out: dict[str, np.ndarray]) -> None:
     """``envs.session.observe`` compiled (where numba imports), written into ``out``."""
-    observe_rows(0, s.n_users, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.budget, s.day,
+    observe_rows(0, s.n_users, s.hist_items, s.hist_clusters, s.hist_responses, s.budget, s.day,
                  s.session_steps, s.days_away, out["items"], out["clusters"], out["responses"], out["session"])
 
 

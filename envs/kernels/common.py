@@ -1,5 +1,5 @@
 """Batch passes every compiled world shares: the choice over each slate, and the engagement
-record with the observation (history ring, engaged-cluster bitset, novelty, unexpectedness).
+record with the observation (history window, engaged-cluster bitset, novelty, unexpectedness).
 
 A world's kernel (``envs.kernels.interest``, ``envs.kernels.recsim``) calls them once per
 block of users, each a loop over the block. They mirror ``envs.choice`` and ``envs.session``,
@@ -79,11 +79,11 @@ def mark_inactive(i, ev):  # type: ignore[no-untyped-def]
 
 @jit
 def record_and_observe(
-    lo, hi, ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day, session_steps, days_away,
+    lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged, budget, day, session_steps, days_away,
     obs_items, obs_clusters, obs_responses, obs_session,
 ):  # type: ignore[no-untyped-def]
     """For users lo..hi-1, after a world's pass has written their clicks into ``ev``: set ``ev.novel`` and
-    ``ev.unexpected``, append each click to the history ring and positive ones to the
+    ``ev.unexpected``, append each click to the history window and positive ones to the
     engaged bitset (``envs.session.engagement_events``), then write every user's observation,
     history oldest first (``envs.session.observe``)."""
     clicked, positive, item, cluster = ev.clicked, ev.positive, ev.item, ev.cluster
@@ -103,33 +103,40 @@ def record_and_observe(
                 byte, bit = c >> 3, np.uint8(1 << (c & 7))
                 novel[i] = (engaged[i, byte] & bit) == 0
                 engaged[i, byte] |= bit
-            slot = hist_next[i]
-            hist_items[i, slot] = item[i]
-            hist_clusters[i, slot] = c
-            hist_responses[i, slot, 0] = watch[i]
-            hist_responses[i, slot, 1] = completion[i]
-            hist_responses[i, slot, 2] = np.float32(1.0) if liked[i] else np.float32(0.0)
-            hist_next[i] = slot + 1 if slot + 1 < h else 0
-    observe_rows(lo, hi, hist_items, hist_clusters, hist_responses, hist_next, budget, day, session_steps, days_away,
+            for k in range(h - 1):  # shift the window left (envs.session.shift_in)
+                hist_items[i, k] = hist_items[i, k + 1]
+            for k in range(h - 1):
+                hist_clusters[i, k] = hist_clusters[i, k + 1]
+            for k in range(h - 1):
+                hist_responses[i, k, 0] = hist_responses[i, k + 1, 0]  # RESPONSE_FIELDS, unrolled
+                hist_responses[i, k, 1] = hist_responses[i, k + 1, 1]
+                hist_responses[i, k, 2] = hist_responses[i, k + 1, 2]
+            hist_items[i, h - 1] = item[i]
+            hist_clusters[i, h - 1] = c
+            hist_responses[i, h - 1, 0] = watch[i]
+            hist_responses[i, h - 1, 1] = completion[i]
+            hist_responses[i, h - 1, 2] = np.float32(1.0) if liked[i] else np.float32(0.0)
+    observe_rows(lo, hi, hist_items, hist_clusters, hist_responses, budget, day, session_steps, days_away,
                  obs_items, obs_clusters, obs_responses, obs_session)
 
 
 @jit
 def observe_rows(
-    lo, hi, hist_items, hist_clusters, hist_responses, hist_next, budget, day, session_steps, days_away,
+    lo, hi, hist_items, hist_clusters, hist_responses, budget, day, session_steps, days_away,
     obs_items, obs_clusters, obs_responses, obs_session,
 ):  # type: ignore[no-untyped-def]
-    """The observation of users lo..hi-1, history oldest first (``envs.session.observe``)."""
+    """The observation of users lo..hi-1 (``envs.session.observe``): copies of their windows,
+    one loop per array, which LLVM vectorizes."""
     h = hist_items.shape[1]
     for i in range(lo, hi):
-        start = hist_next[i]
         for k in range(h):
-            src = start + k if start + k < h else start + k - h
-            obs_items[i, k] = hist_items[i, src]
-            obs_clusters[i, k] = hist_clusters[i, src]
-            obs_responses[i, k, 0] = hist_responses[i, src, 0]  # RESPONSE_FIELDS, unrolled
-            obs_responses[i, k, 1] = hist_responses[i, src, 1]
-            obs_responses[i, k, 2] = hist_responses[i, src, 2]
+            obs_items[i, k] = hist_items[i, k]
+        for k in range(h):
+            obs_clusters[i, k] = hist_clusters[i, k]
+        for k in range(h):
+            obs_responses[i, k, 0] = hist_responses[i, k, 0]
+            obs_responses[i, k, 1] = hist_responses[i, k, 1]
+            obs_responses[i, k, 2] = hist_responses[i, k, 2]
         obs_session[i, 0] = max(budget[i], np.float32(0.0))
         obs_session[i, 1] = day[i]
         obs_session[i, 2] = session_steps[i]

@@ -81,7 +81,7 @@ def step_inplace(world: World, state: InterestState, slate: np.ndarray, rng: np.
             world.kernel_params, lo, hi, slate, respond_uniforms, session_uniforms,
             c.embeddings, world.embedding_sq, c.quality, c.leaf, c.length, world.level.item_cluster,
             u.anchor_pos, u.anchor_strength, u.anchor_latent, u.anchor_discovered, u.sat_leaf, u.sat_weight,
-            s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.engaged, s.budget, s.day,
+            s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.engaged, s.budget, s.day,
             s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
             events, obs["items"], obs["clusters"], obs["responses"], obs["session"], again,
         )
@@ -139,7 +139,7 @@ def _step(
     p, first, last, slate, respond_uniforms, session_uniforms,
     emb, emb_sq, quality, leaf, length, item_cluster,
     anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
-    user_id, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
+    user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day,
     session_steps, session_positive, days_away, done, terminated,
     ev, obs_items, obs_clusters, obs_responses, obs_session, again,
 ):  # type: ignore[no-untyped-def]
@@ -160,7 +160,7 @@ def _step(
             anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
             user_id, budget, day, session_steps, session_positive, days_away, done, terminated, ev, again,
         )
-        record_and_observe(lo, hi, ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
+        record_and_observe(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged, budget, day,
                            session_steps, days_away, obs_items, obs_clusters, obs_responses, obs_session)
 
 

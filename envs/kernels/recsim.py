@@ -47,7 +47,7 @@ def step_inplace(world: World, state: RecSimState, slate: np.ndarray, rng: np.ra
         _step(
             world.kernel_params, lo, hi, slate, choice_uniforms, flip_uniforms,
             c.quality, c.length, world.level.item_cluster, state.interests,
-            s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.hist_next, s.engaged, s.budget, s.day,
+            s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.engaged, s.budget, s.day,
             s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
             events, obs["items"], obs["clusters"], obs["responses"], obs["session"],
         )
@@ -58,7 +58,7 @@ def step_inplace(world: World, state: RecSimState, slate: np.ndarray, rng: np.ra
 @jit
 def _step(
     p, first, last, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster, interests,
-    user_id, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
+    user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day,
     session_steps, session_positive, days_away, done, terminated,
     ev, obs_items, obs_clusters, obs_responses, obs_session,
 ):  # type: ignore[no-untyped-def]
@@ -74,7 +74,7 @@ def _step(
         choose(score, False, NO_CLICK_MASS, 1.0, MIN_NORMALIZER, choice_uniforms[lo:hi], choice)
         _respond_and_update(p, lo, hi, slate, choice, score, flip_uniforms, quality, length, item_cluster, interests,
                             user_id, budget, day, session_steps, session_positive, done, terminated, ev)
-        record_and_observe(lo, hi, ev, hist_items, hist_clusters, hist_responses, hist_next, engaged, budget, day,
+        record_and_observe(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged, budget, day,
                            session_steps, days_away, obs_items, obs_clusters, obs_responses, obs_session)
 
 

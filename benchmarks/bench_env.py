@@ -35,6 +35,7 @@ import envs
 from envs.state import state_nbytes
 
 WINDOWS = 5
+PAIRS = 9  # the ratio to RecSim: more, shorter windows make its median steadier
 
 
 def _slates(n_users: int, n_items: int, slate_size: int, k: int, seed: int) -> list[np.ndarray]:
@@ -97,11 +98,11 @@ def recsim_stepper() -> Callable[[], object] | None:
 
 def paired_ratio(ours: Callable[[], object], n_users: int, peer: Callable[[], object], seconds: float
                  ) -> tuple[float, float, float]:
-    """(our median rate, the peer's median rate, median of the per-pair ratios) over WINDOWS
-    pairs of back-to-back windows, ``seconds`` each in all: this machine's speed wanders by
+    """(our median rate, the peer's median rate, median of the per-pair ratios) over PAIRS
+    pairs of back-to-back windows, ``seconds`` in all: this machine's speed wanders by
     tens of percent over a run, and adjacent windows share most of it."""
-    pairs = [(window_rate(ours, n_users, seconds / WINDOWS), window_rate(peer, 1, seconds / WINDOWS))
-             for _ in range(WINDOWS)]
+    window = seconds / (2 * PAIRS)
+    pairs = [(window_rate(ours, n_users, window), window_rate(peer, 1, window)) for _ in range(PAIRS)]
     mine, theirs = (float(np.median(r)) for r in zip(*pairs, strict=True))
     return mine, theirs, float(np.median([a / b for a, b in pairs]))
 
@@ -180,13 +181,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if peer is None:
         print("RecSim not installed (pip install recsim-no-tf six): its loop was not measured")
     else:
-        ours, theirs, ratio = paired_ratio(vector_env_stepper(preset, 10_000), 10_000, peer, 2 * seconds)
+        ours, theirs, ratio = paired_ratio(vector_env_stepper(preset, 10_000), 10_000, peer, 4 * seconds)
         out["recsim_user_steps_per_s"] = round(theirs)
         out["user_steps_per_s_recsim_preset_10k_paired"] = round(ours)
         out["recsim_preset_10k_over_recsim"] = round(ratio, 1)
         print(f"RecSim interest_evolution (10 candidates, slate 2): {theirs:,.0f} user-steps/s; in windows "
               f"alternating with it the RecSim preset at 10k users ran {ours:,.0f}, {ratio:,.0f}x faster "
-              f"(median of {WINDOWS} pairs' ratios)")
+              f"(median of {PAIRS} pairs' ratios)")
     print(json.dumps(out))
     return out
 

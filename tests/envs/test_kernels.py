@@ -229,3 +229,21 @@ def test_chunks_cover_every_user_once_and_wait_for_each_other() -> None:
         assert len(finished) == 2  # the other chunks were done before the error came back
     finally:
         chunks.set_threads(os.cpu_count() or 1)
+
+
+def _forked_rollout(seed: int) -> float:
+    env = envs.InterestExplorationVectorEnv(3 * 2048, preset="recsim-interest-evolution", num_threads=2)
+    env.reset(seed=seed)
+    env.action_space.seed(seed)
+    return float(sum(env.step(env.action_space.sample())[1].sum() for _ in range(10)))
+
+
+def test_chunked_steps_work_in_a_forked_child() -> None:
+    """The parent's helper threads do not exist in a forked child: it starts its own."""
+    import multiprocessing
+
+    if "fork" not in multiprocessing.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    parent = _forked_rollout(1)  # starts the parent's helpers
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        assert pool.map_async(_forked_rollout, [1]).get(timeout=120) == [parent]  # no hang

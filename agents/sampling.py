@@ -19,6 +19,7 @@ import numpy as np
 
 from agents.errors import EmptyClusterError
 from envs.clusters import ClusterLevel
+from envs.spaces import repeating_rows
 
 
 def segment_sample(cum: np.ndarray, start: np.ndarray, end: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -211,21 +212,6 @@ def duplicate_mask(slate: np.ndarray, fixed: np.ndarray | None = None) -> np.nda
     dup = np.zeros((b, s), dtype=bool)
     np.put_along_axis(dup, order, dup_sorted, axis=1)
     return dup if fixed is None else dup & ~fixed
-
-
-def repeating_rows(slate: np.ndarray) -> np.ndarray:
-    """(B,) whether each row of ``slate`` (B, S) holds an item twice. Short slates compare
-    every pair of slots, each a contiguous (B,) column: cheaper than sorting B short rows."""
-    b, s = slate.shape
-    if s > 16:
-        srt = np.sort(slate, axis=1)
-        return (srt[:, 1:] == srt[:, :-1]).any(axis=1)
-    cols = np.ascontiguousarray(slate.T)
-    rep = np.zeros(b, dtype=bool)
-    for j in range(1, s):
-        for i in range(j):
-            rep |= cols[i] == cols[j]
-    return rep
 
 
 def make_distinct(

@@ -37,14 +37,14 @@ class SlateSpace(spaces.MultiDiscrete):
         if 2 * s > n:  # dense slates: rejection would rarely succeed
             return np.stack([rng.choice(n, size=s, replace=False) for _ in range(self.n_users)]).astype(np.int64)
         slates = rng.integers(0, n, size=(self.n_users, s))
-        while len(bad := _rows_with_repeats(slates)):  # redraw the few rows that repeat an id
+        while len(bad := np.flatnonzero(repeating_rows(slates))):  # redraw the few rows that repeat an id
             slates[bad] = rng.integers(0, n, size=(len(bad), s))
         return slates
 
     def contains(self, x: Any) -> bool:
         if not super().contains(x):
             return False
-        return len(_rows_with_repeats(np.asarray(x).reshape(-1, self.slate_size))) == 0
+        return not repeating_rows(np.asarray(x).reshape(-1, self.slate_size)).any()
 
     def __repr__(self) -> str:
         users = "" if self.n_users is None else f", n_users={self.n_users}"
@@ -58,9 +58,19 @@ class SlateSpace(spaces.MultiDiscrete):
     __hash__ = None  # type: ignore[assignment]
 
 
-def _rows_with_repeats(slates: np.ndarray) -> np.ndarray:
-    srt = np.sort(slates, axis=1)
-    return np.flatnonzero((srt[:, 1:] == srt[:, :-1]).any(axis=1))
+def repeating_rows(slate: np.ndarray) -> np.ndarray:
+    """(B,) whether each row of ``slate`` (B, S) holds an item twice. Short slates compare
+    every pair of slots, each a contiguous (B,) column: cheaper than sorting B short rows."""
+    b, s = slate.shape
+    if s > 16:
+        srt = np.sort(slate, axis=1)
+        return (srt[:, 1:] == srt[:, :-1]).any(axis=1)
+    cols = np.ascontiguousarray(slate.T)
+    rep = np.zeros(b, dtype=bool)
+    for j in range(1, s):
+        for i in range(j):
+            rep |= cols[i] == cols[j]
+    return rep
 
 
 @batch_space.register(SlateSpace)

@@ -160,10 +160,11 @@ class World:
     def observe(self, state: State, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """The observation of every user of ``state`` (``envs.session.observe``; compiled when
         the world's backend is 'numba'), written into ``out`` when given."""
-        if self._kernels is None:
-            return observe(state.session, out)
         out = self.empty_observation(state.session.n_users) if out is None else out
-        observe_compiled(state.session, out)
+        if self._kernels is None:
+            observe(state.session, out)
+        else:
+            observe_compiled(state.session, out)
         return out
 
     def empty_observation(self, n_users: int) -> dict[str, np.ndarray]:

@@ -48,8 +48,8 @@ def chunk_bounds(n_users: int, chunks: int, align: int, head: int = 0) -> list[t
 
 class _Timing:
     """Running estimates, per kernel, of its seconds per user on the calling thread and of the
-    delay before a pool thread starts its chunk. The calling thread takes a longer chunk to
-    cover that delay and the as-long hand-back: then it rarely waits for the others, and a
+    delay before a helper thread starts its chunk. The calling thread takes a longer chunk to
+    cover that delay and the as-long hand-back: then it rarely waits for the helpers, and a
     wait costs another wake-up (~50 us here)."""
 
     def __init__(self) -> None:

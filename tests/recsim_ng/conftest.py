@@ -9,6 +9,7 @@ so collecting them never needs TensorFlow.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -33,10 +34,16 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "no_extra_needed: runs without the recsim-ng extra")
 
 
-@pytest.fixture(autouse=True)
-def _needs_extra(request: pytest.FixtureRequest) -> None:
-    if MISSING_EXTRA is not None and request.node.get_closest_marker("no_extra_needed") is None:
-        pytest.skip(f"the recsim-ng extra is not installed ({MISSING_EXTRA})")
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # A skip mark at collection, not a skip inside a fixture: module- and session-scoped
+    # fixtures (test_compat's compat.ensure()) would otherwise run first and error.
+    if MISSING_EXTRA is None:
+        return
+    skip = pytest.mark.skip(reason=f"the recsim-ng extra is not installed ({MISSING_EXTRA})")
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents and item.get_closest_marker("no_extra_needed") is None:
+            item.add_marker(skip)
 
 
 def random_slates(rng: np.random.Generator, n_users: int, n_items: int, slate_size: int) -> np.ndarray:

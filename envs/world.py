@@ -39,6 +39,8 @@ class World:
         self.seed = seed
         self.backend = resolve_backend(backend)
         self._kernels = kernels_for(config.dynamics) if self.backend == "numba" else None
+        # level name -> (positions, nearest clusters) of the last oracle_latent_clusters call
+        self._nearest_memo: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if self._kernels is None:
             self.backend = "numpy"  # asked for, or the dynamics have no compiled twin
         rng = np.random.default_rng(seed)
@@ -255,8 +257,22 @@ class World:
             raise ConfigError("RecSim users have no latent interests; use oracle_cluster_utility instead")
         lvl = self.level if level is None else self.clusters.level(level)
         latent = state.users.anchor_latent[0]  # the same anchors are latent for every user
-        nearest = interest.nearest_clusters(state.users.anchor_pos[:, latent], lvl.centroids)
-        return nearest, state.users.anchor_discovered[:, latent]
+        pos = state.users.anchor_pos[:, latent]  # (B, K, D), a copy
+        # Reuse the last call's answer for users whose latent positions are bit for bit the same
+        # (one user's answer does not depend on the others'): the cost follows the users whose
+        # latent interests moved (a positive click, a session's drift, a new user), not all.
+        last = self._nearest_memo.get(lvl.name)
+        if last is None or last[0].shape != pos.shape:
+            nearest = interest.nearest_clusters(pos, lvl.centroids)
+        else:
+            bits = np.dtype(f"u{pos.itemsize}")  # compare bit patterns: -0.0 and NaN are no exceptions
+            now, then = pos.reshape(len(pos), -1).view(bits), last[0].reshape(len(pos), -1).view(bits)
+            moved = np.flatnonzero((now != then).any(axis=1))
+            nearest = last[1].copy()
+            if len(moved):
+                nearest[moved] = interest.nearest_clusters(pos[moved], lvl.centroids)
+        self._nearest_memo[lvl.name] = (pos, nearest)
+        return nearest.copy(), state.users.anchor_discovered[:, latent]
 
     def oracle_cluster_utility(
         self, state: State, clusters: np.ndarray, level: str | int | None = None

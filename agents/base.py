@@ -29,6 +29,11 @@ class Agent(ABC):
         self.seed = seed
         self.rng = np.random.default_rng(seed)
         self.slate_size = world.config.slate_size
+        self.backend = world.backend  # 'numba': act() runs agents.compiled, 'numpy' the reference
+
+    def set_backend(self, backend: str) -> None:
+        """Run ``act()`` compiled ('numba', where numba imports) or on the numpy reference ('numpy')."""
+        self.backend = backend
 
     # --- the interface -------------------------------------------------------------------
     def act(self, obs: Obs) -> np.ndarray:

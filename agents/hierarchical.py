@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import compiled
 from agents.base import Agent, Trainable
 from agents.errors import ConfigError
 from agents.exploit import ExploitRecommender
@@ -71,6 +72,13 @@ class HierarchicalAgent(Agent, Trainable):
         if name is not None:
             self.name = name
         self._last_clusters = np.zeros(0, dtype=np.int64)
+        self.set_backend(self.backend)  # the parts follow the agent's backend
+
+    def set_backend(self, backend: str) -> None:
+        super().set_backend(backend)
+        self.exploit.set_backend(backend)
+        self.item_policy.backend = backend
+        self.selector.backend = backend
 
     def bind(self, env: Any) -> None:
         self.selector.bind(env)
@@ -80,10 +88,11 @@ class HierarchicalAgent(Agent, Trainable):
 
     def _act(self, obs: Obs) -> Action:
         rng, k = self.rng, self.explore_slots
+        fast = compiled.enabled(self.backend)
         window = obs["clusters"]
         b = len(window)
         explores = rng.random(b) < self.request_share if self.request_share < 1.0 else np.ones(b, dtype=bool)
-        history = last_distinct(window, self.history_length)
+        history = (compiled.last_distinct if fast else last_distinct)(window, self.history_length)
         clusters = self.selector.validate(self.selector.select(history, window, rng), b)
         s = self.slate_size
         slates = np.empty((b, s), dtype=np.int64)
@@ -102,7 +111,8 @@ class HierarchicalAgent(Agent, Trainable):
                 items, item_clusters = self.exploit.fill({key: v[rows] for key, v in obs.items()}, k, rng)
                 slates[rows, :k] = np.where(use[rows], slates[rows, :k], items)
                 slot_clusters[rows, :k] = np.where(use[rows], slot_clusters[rows, :k], item_clusters)
-        slates = make_distinct(slates, slot_clusters, self.exploit.items, rng, fixed)
+        distinct = compiled.make_distinct if fast else make_distinct
+        slates = distinct(slates, slot_clusters, self.exploit.items, rng, fixed)
         chosen = np.where(fixed.any(axis=1), clusters, -1)
         self._last_clusters = chosen
         return Action(slates, fixed, chosen)

@@ -12,6 +12,7 @@ from abc import ABC, abstractmethod
 
 import numpy as np
 
+from agents import compiled
 from agents.sampling import ClusterItems, padded_members, top_k_members
 from agents.types import Obs
 from envs.world import World
@@ -26,6 +27,7 @@ class ItemPolicy(ABC):
         self.world = world
         self.cluster_items = ClusterItems(world.level)
         self.members = padded_members(world.level)  # (M, P)
+        self.backend = world.backend  # see agents.compiled
 
     @abstractmethod
     def scores(self, obs: Obs, clusters: np.ndarray, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -37,4 +39,5 @@ class ItemPolicy(ABC):
         clusters = np.asarray(clusters, dtype=np.int64)
         self.cluster_items.check(clusters)
         members = np.take(self.members, clusters, axis=0)  # (B, P)
-        return top_k_members(members, self.scores(obs, clusters, members, rng), k, exclude=obs["items"])
+        top_k = compiled.top_k_members if compiled.enabled(self.backend) else top_k_members
+        return top_k(members, self.scores(obs, clusters, members, rng), k, exclude=obs["items"])

@@ -20,6 +20,7 @@ class OptionSelector(ABC):
     """Proposes a cluster to explore for every user of a batch."""
 
     name = "selector"
+    backend = "numpy"  # 'numba': compiled passes (agents.compiled); the agent sets its own
 
     def __init__(self, n_clusters: int) -> None:
         self.n_clusters = n_clusters

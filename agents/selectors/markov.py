@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import compiled
 from agents.base import Trainable
 from agents.errors import ConfigError, DataError
 from agents.persistence import load_arrays, save_arrays
@@ -82,23 +83,29 @@ class MarkovSelector(OptionSelector, Trainable):
             self.target_cum = np.cumsum(np.bincount(targets, minlength=m).astype(np.float64) + 1e-3)
 
     # --- proposing ---------------------------------------------------------------------------
-    def _table_rows(self, k: int, key: np.ndarray) -> np.ndarray:
-        """(E,) row of each context key in the order-k table, -1 for contexts never logged.
-
-        Up to 2^22 possible contexts (two clusters of up to 2,048), a dense (M^k,) int32 index
-        built on first use turns the lookup into one gather; beyond, a binary search of the keys."""
-        keys = self.tables[k]["keys"]
+    def dense_index(self, k: int) -> np.ndarray | None:
+        """The order-k (M^k,) int32 table row of each context key, -1 unseen; None past 2^22
+        possible contexts. Built on first use (two clusters of up to 2,048 fit)."""
         dense = self._dense.get(k)
         if dense is None and self.n_clusters**k <= 1 << 22:
             dense = np.full(self.n_clusters**k, -1, dtype=np.int32)
-            dense[keys] = np.arange(len(keys), dtype=np.int32)
+            dense[self.tables[k]["keys"]] = np.arange(len(self.tables[k]["keys"]), dtype=np.int32)
             self._dense[k] = dense
+        return dense
+
+    def _table_rows(self, k: int, key: np.ndarray) -> np.ndarray:
+        """(E,) row of each context key in the order-k table, -1 for contexts never logged:
+        one gather in the dense index where there is one, else a binary search of the keys."""
+        keys = self.tables[k]["keys"]
+        dense = self.dense_index(k)
         if dense is not None:
             return np.take(dense, key)
         pos = np.minimum(np.searchsorted(keys, key), len(keys) - 1)
         return np.where(keys[pos] == key, pos, -1)
 
     def _draw(self, history: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        if compiled.enabled(self.backend):
+            return compiled.markov_draw(self, history, rng)
         b = len(history)
         out = np.full(b, -1, dtype=np.int64)
         u = rng.random(b)

@@ -1,0 +1,189 @@
+"""The compiled path of ``act()``: numpy-compatible wrappers around ``agents.kernels``.
+
+Each function here has the signature and the result of a numpy function of agents, which stays
+the reference (named in each docstring). Random numbers are drawn here, on the caller's
+generator, with exactly the reference's calls, shapes and order; the kernels do the work between
+draws. So an agent gives the same slates on either path from the same seed
+(tests/agents/test_compiled.py).
+
+Which path runs follows the world's backend (``World.backend``: ``NOVELTYGYM_BACKEND`` or
+``make_world(..., backend=...)``): 'numba' runs these, 'numpy' the reference, and so does every
+process where numba cannot be imported. Agents keep the choice in their ``backend`` attribute.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from agents.types import Obs
+from envs.kernels.chunks import run_in_chunks
+
+if TYPE_CHECKING:
+    from agents.exploit import ExploitRecommender
+    from agents.sampling import ClusterItems
+    from agents.selectors.markov import MarkovSelector
+
+try:
+    from agents import kernels
+except ImportError:  # numba missing: the numpy reference only
+    kernels = None  # type: ignore[assignment]
+
+ALIGN = 64  # chunk starts, in users
+
+
+def enabled(backend: str) -> bool:
+    """Whether an agent with this backend runs the compiled path."""
+    return backend == "numba" and kernels is not None
+
+
+def last_distinct(window: np.ndarray, length: int) -> np.ndarray:
+    """``agents.observations.last_distinct``."""
+    w = np.ascontiguousarray(window)
+    out = np.empty((len(w), length), dtype=np.int64)
+    run_in_chunks(lambda lo, hi: kernels.last_distinct_rows(lo, hi, w, out), len(w), ALIGN, "agents.last_distinct")
+    return out
+
+
+def in_window(clusters: np.ndarray, window: np.ndarray) -> np.ndarray:
+    """``agents.observations.in_window``."""
+    c = np.ascontiguousarray(clusters if clusters.ndim == 2 else clusters[:, None])
+    w = np.ascontiguousarray(window)
+    out = np.empty(c.shape, dtype=bool)
+    run_in_chunks(lambda lo, hi: kernels.in_window_rows(lo, hi, c, w, out), len(c), ALIGN, "agents.in_window")
+    return out if clusters.ndim == 2 else out[:, 0]
+
+
+def fill_clusters(exploit: ExploitRecommender, obs: Obs, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``ExploitRecommender.fill_clusters``."""
+    cfg = exploit.config
+    window = np.ascontiguousarray(obs["clusters"])
+    b, h = window.shape
+    recency = (cfg.recency_decay ** np.arange(h - 1, -1, -1, dtype=np.float64)).astype(np.float32)
+    resp = np.ascontiguousarray(obs["responses"], dtype=np.float32)
+    u = rng.random((b, n), dtype=np.float32)
+    clusters = np.empty((b, n), dtype=window.dtype)
+    empty = np.empty(b, dtype=bool)
+    bonus = np.float32(cfg.engagement_bonus)
+    run_in_chunks(
+        lambda lo, hi: kernels.fill_cluster_rows(lo, hi, window, resp, recency, bonus, u, clusters, empty),
+        b, ALIGN, "agents.fill_clusters",
+    )
+    if empty.any():  # no history yet: popular clusters (the reference's draw)
+        m = len(exploit.cluster_cum)
+        uu = rng.random((int(empty.sum()), n)) * exploit.cluster_cum[-1]
+        clusters[empty] = np.searchsorted(exploit.cluster_cum, uu, side="right").clip(max=m - 1)
+    return clusters
+
+
+def spread_sample(items: ClusterItems, clusters: np.ndarray, u: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """``items.sample_at(clusters, spread_within_groups(clusters, u, offset))``."""
+    c = np.ascontiguousarray(clusters, dtype=np.int64)
+    out = np.empty(c.shape, dtype=items._items.dtype)
+    bad = np.zeros(1, dtype=np.int64)
+    run_in_chunks(
+        lambda lo, hi: kernels.spread_sample_rows(
+            lo, hi, c, u, offset, items._cdf, items._items, items.width, items.sizes, out, bad
+        ),
+        len(c), ALIGN, "agents.spread_sample",
+    )
+    if bad[0]:
+        items.check(c)  # raises the reference's EmptyClusterError
+    return out
+
+
+def fill(exploit: ExploitRecommender, obs: Obs, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``ExploitRecommender.fill``."""
+    clusters = fill_clusters(exploit, obs, n, rng)
+    u, offset = rng.random(clusters.shape), rng.random(clusters.shape)
+    return spread_sample(exploit.items, clusters, u, offset), clusters
+
+
+def top_k_members(members: np.ndarray, scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+    """``agents.sampling.top_k_members``."""
+    b = len(members)
+    mem = np.ascontiguousarray(members)
+    s = np.ascontiguousarray(scores)
+    if s.dtype.kind != "f":
+        s = s.astype(np.float64)
+    shift = np.zeros(1, dtype=s.dtype)
+    if exclude is not None and exclude.size:
+        ex = np.ascontiguousarray(exclude)
+        low, high = np.empty(b, dtype=s.dtype), np.empty(b, dtype=s.dtype)
+        run_in_chunks(lambda lo, hi: kernels.score_bounds_rows(lo, hi, mem, s, low, high), b, ALIGN, "agents.bounds")
+        lo_, hi_ = low.min(initial=np.inf), high.max(initial=-np.inf)
+        shift[0] = hi_ - lo_ + 1.0 if np.isfinite(hi_ - lo_) else 1e9
+    else:
+        ex = np.zeros((b, 0), dtype=mem.dtype)
+    out = np.empty((b, k), dtype=np.int64)
+    run_in_chunks(lambda lo, hi: kernels.top_k_rows(lo, hi, mem, s, ex, shift, out), b, ALIGN, "agents.top_k")
+    return out
+
+
+def markov_draw(selector: MarkovSelector, history: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """``MarkovSelector._draw``."""
+    b, m = len(history), selector.n_clusters
+    out = np.full(b, -1, dtype=np.int64)
+    u = rng.random(b)
+    for k in range(selector.history_length, 0, -1):
+        tab = selector.tables.get(k)
+        if tab is None or not len(tab["keys"]):
+            continue
+        dense = selector.dense_index(k)
+        args = (np.ascontiguousarray(history[:, -k:]), m, tab["keys"],
+                np.zeros(0, dtype=np.int32) if dense is None else dense,
+                tab["offsets"], tab["targets"], tab["cum"], u, out)
+
+        def run(lo: int, hi: int, a: tuple[object, ...] = args) -> None:
+            kernels.markov_order_rows(lo, hi, *a)
+
+        run_in_chunks(run, b, ALIGN, "agents.markov")
+    rest = np.flatnonzero(out < 0)
+    if len(rest):
+        out[rest] = np.searchsorted(selector.target_cum, u[rest] * selector.target_cum[-1], side="right").clip(
+            max=m - 1
+        )
+    return out
+
+
+def make_distinct(
+    slate: np.ndarray,
+    clusters: np.ndarray,
+    sampler: ClusterItems,
+    rng: np.random.Generator,
+    fixed: np.ndarray | None = None,
+    rounds: int = 8,
+) -> np.ndarray:
+    """``agents.sampling.make_distinct``."""
+    from agents.errors import EmptyClusterError
+
+    slate = np.array(slate, dtype=np.int64, order="C")
+    b, s = slate.shape
+    n_items = len(sampler.order)
+    rep = np.empty(b, dtype=bool)
+    run_in_chunks(lambda lo, hi: kernels.repeating_rows_of(lo, hi, slate, rep), b, ALIGN, "agents.repeats")
+    rows = np.flatnonzero(rep)
+    if not len(rows):
+        return slate
+    fix = np.zeros((b, s), dtype=bool) if fixed is None else np.ascontiguousarray(fixed)
+    c = np.ascontiguousarray(clusters, dtype=np.int64)
+    for r in range(rounds + 64):
+        dup = np.empty((len(rows), s), dtype=bool)
+        kernels.duplicate_rows(slate[rows], fix[rows], dup)
+        redo = dup.any(axis=1)
+        if not redo.any():
+            return slate
+        rows, dup = rows[redo], dup[redo]
+        at_row, at_col = np.nonzero(dup)  # row-major: the reference's order of redrawn entries
+        at_row = rows[at_row]
+        if r < rounds:
+            u = rng.random(len(at_row))
+            if kernels.sample_entries(at_row, at_col, c, u, sampler._cdf, sampler._items, sampler.width,
+                                      sampler.sizes, slate):
+                sampler.check(c[at_row, at_col])
+        else:
+            slate[at_row, at_col] = rng.integers(0, n_items, size=len(at_row))
+    raise EmptyClusterError(
+        f"could not make slates of {s} distinct items from a corpus of {n_items}; lower the slate size"
+    )

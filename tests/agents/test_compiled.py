@@ -1,0 +1,113 @@
+"""The compiled path of ``act()`` (agents.compiled) makes the decisions of the numpy reference:
+every hierarchical agent, run on a running population (histories filled, learning online) with
+either path from the same seeds, serves the same slates, exploratory slots and clusters."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import envs
+from agents import compiled, make_agent
+from agents.observations import in_window, last_distinct
+from agents.sampling import duplicate_mask, top_k_members
+from agents.types import Transition
+from envs import interest
+from envs.logs import organic_logs
+
+pytestmark = pytest.mark.skipif(compiled.kernels is None, reason="numba does not import here")
+
+USERS = 4500  # above two kernel chunks (envs.kernels.chunks.MIN_CHUNK), so chunk seams are crossed
+
+
+class VariedTable:
+    """A transition-table stand-in with three answers per history, differing between histories."""
+
+    def __init__(self, n_clusters: int, history_length: int) -> None:
+        self.n_clusters, self.history_length = n_clusters, history_length
+        self.answers = np.random.default_rng(5).integers(0, n_clusters, size=(n_clusters**history_length, 3))
+
+    def lookup(self, histories: np.ndarray) -> np.ndarray:
+        rows = histories[:, 0].astype(np.int64)
+        for j in range(1, self.history_length):
+            rows = rows * self.n_clusters + histories[:, j]
+        return self.answers[rows]
+
+
+@pytest.fixture(scope="module")
+def world():
+    return envs.make_world("default")
+
+
+def rollout(world, name: str, backend: str, steps: int, **kw):
+    agent = make_agent(name, world, seed=7, **kw)
+    agent.set_backend(backend)
+    env = envs.InterestExplorationVectorEnv(USERS, world=world)
+    obs, _ = env.reset(seed=3)
+    agent.reset(seed=7)
+    agent.bind(env)
+    actions = []
+    for _ in range(steps):
+        action = agent.act_explained(obs)
+        actions.append(action)
+        next_obs, reward, _, _, info = env.step(action.slates)
+        agent.update(Transition(obs, action.slates, reward, next_obs, info, action.exploratory))
+        obs = next_obs
+    env.close()
+    return actions
+
+
+@pytest.mark.parametrize("name", ["hierarchical-llm", "hierarchical-markov", "hierarchical-random",
+                                  "hierarchical-oracle"])
+def test_both_paths_make_the_same_decisions(world, name) -> None:
+    kw = {
+        "hierarchical-llm": lambda: {"table": VariedTable(world.level.n_clusters, 2)},
+        "hierarchical-markov": lambda: {"logs": organic_logs(world, 300, 40, seed=1)},
+    }.get(name, dict)()
+    steps = 14  # past the exploit recommender's first retraining (every 10 steps)
+    reference = rollout(world, name, "numpy", steps, **kw)
+    fast = rollout(world, name, "numba", steps, **kw)
+    for t, (a, b) in enumerate(zip(reference, fast, strict=True)):
+        assert np.array_equal(a.slates, b.slates), f"{name}: slates differ at step {t}"
+        assert np.array_equal(a.exploratory, b.exploratory), f"{name}: exploratory slots differ at step {t}"
+        assert np.array_equal(a.clusters, b.clusters), f"{name}: explored clusters differ at step {t}"
+
+
+def test_kernels_match_the_reference_on_edge_cases() -> None:
+    """Empty windows, runs of one cluster, ties of scores, excluded and padded members."""
+    rng = np.random.default_rng(0)
+    window = rng.integers(-1, 4, size=(300, 10))
+    window[:20] = -1
+    window[20:40] = 2
+    for length in (1, 2, 5, 12):
+        assert np.array_equal(compiled.last_distinct(window, length), last_distinct(window, length))
+    clusters = rng.integers(0, 5, size=(300, 3))
+    assert np.array_equal(compiled.in_window(clusters, window), in_window(clusters, window))
+    assert np.array_equal(compiled.in_window(clusters[:, 0], window), in_window(clusters[:, 0], window))
+    members = rng.integers(-1, 30, size=(300, 12))
+    scores = np.round(rng.normal(size=(300, 12)), 1).astype(np.float32)  # many ties
+    exclude = rng.integers(-1, 30, size=(300, 6))
+    for k in (1, 3, 15):
+        for ex in (None, exclude):
+            assert np.array_equal(compiled.top_k_members(members, scores, k, ex), top_k_members(members, scores, k, ex))
+    slate = rng.integers(0, 6, size=(300, 8))
+    fixed = rng.random((300, 8)) < 0.3
+    out = np.empty(slate.shape, dtype=bool)
+    compiled.kernels.duplicate_rows(slate, fixed, out)
+    assert np.array_equal(out, duplicate_mask(slate, fixed))
+
+
+def test_oracle_reuse_of_unmoved_users_is_exact(world) -> None:
+    """``World.oracle_latent_clusters`` recomputes only users whose interests moved; it answers
+    what a fresh computation answers."""
+    agent = make_agent("hierarchical-oracle", world, seed=0)
+    env = envs.InterestExplorationVectorEnv(2000, world=world)
+    obs, _ = env.reset(seed=1)
+    agent.bind(env)
+    for _ in range(6):
+        latent, _ = world.oracle_latent_clusters(env.state)
+        users = env.state.users
+        fresh = interest.nearest_clusters(users.anchor_pos[:, users.anchor_latent[0]], world.level.centroids)
+        assert np.array_equal(latent, fresh)
+        obs, *_ = env.step(agent.act(obs))
+    env.close()

@@ -5,7 +5,7 @@ state per user, for the default world and the RecSim preset, beside its peers.
     python benchmarks/bench_env.py --quick   # under a minute
 
 Peers in the same run: the numpy reference dynamics (``backend="numpy"``, what the compiled
-kernels of ``envs.kernels`` replace) and, when installed (``pip install recsim-no-tf six``),
+kernels of ``envs.kernels`` replace) and, when installed (``pip install -e '.[recsim]'``),
 RecSim's own interest_evolution loop with its own settings (10 candidates, slate 2), one user
 at a time as it runs. Each figure is the median of several timing windows (this machine's
 speed wanders between windows); the ratio to RecSim is the median over pairs of back-to-back

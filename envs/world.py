@@ -41,6 +41,8 @@ class World:
         self._kernels = kernels_for(config.dynamics) if self.backend == "numba" else None
         # level name -> (positions, nearest clusters) of the last oracle_latent_clusters call
         self._nearest_memo: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # level name -> (squared centroid norms, centroid_neighbours) for the compiled search
+        self._centroid_neighbours: dict[str, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
         if self._kernels is None:
             self.backend = "numpy"  # asked for, or the dynamics have no compiled twin
         rng = np.random.default_rng(seed)
@@ -263,16 +265,27 @@ class World:
         # latent interests moved (a positive click, a session's drift, a new user), not all.
         last = self._nearest_memo.get(lvl.name)
         if last is None or last[0].shape != pos.shape:
-            nearest = interest.nearest_clusters(pos, lvl.centroids)
+            nearest = self._nearest_clusters(pos, lvl, None)
         else:
             bits = np.dtype(f"u{pos.itemsize}")  # compare bit patterns: -0.0 and NaN are no exceptions
             now, then = pos.reshape(len(pos), -1).view(bits), last[0].reshape(len(pos), -1).view(bits)
             moved = np.flatnonzero((now != then).any(axis=1))
             nearest = last[1].copy()
             if len(moved):
-                nearest[moved] = interest.nearest_clusters(pos[moved], lvl.centroids)
+                nearest[moved] = self._nearest_clusters(pos[moved], lvl, last[1][moved])
         self._nearest_memo[lvl.name] = (pos, nearest)
         return nearest.copy(), state.users.anchor_discovered[:, latent]
+
+    def _nearest_clusters(self, pos: np.ndarray, lvl: ClusterLevel, guess: np.ndarray | None) -> np.ndarray:
+        """(B, K) nearest cluster of each position (B, K, D): the numpy reference, or on numba
+        worlds its compiled pruned search started from ``guess`` (e.g. the last answer)."""
+        if guess is None or self._kernels is None or not hasattr(self._kernels, "nearest_clusters"):
+            return interest.nearest_clusters(pos, lvl.centroids)  # a full search: BLAS is fastest
+        if lvl.name not in self._centroid_neighbours:
+            sq_norms = (lvl.centroids**2).sum(axis=1)  # as the reference computes it
+            self._centroid_neighbours[lvl.name] = (sq_norms, self._kernels.centroid_neighbours(lvl.centroids))
+        sq_norms, neighbours = self._centroid_neighbours[lvl.name]
+        return self._kernels.nearest_clusters(pos, lvl.centroids, sq_norms, neighbours, guess)
 
     def oracle_cluster_utility(
         self, state: State, clusters: np.ndarray, level: str | int | None = None

@@ -252,3 +252,91 @@ def _respond_and_update(
                 session_positive[i] = 0
                 days_away[i] = delay
         ev.session_end[i] = ended
+
+
+# --- the oracle's nearest clusters -------------------------------------------------------------
+NEIGHBOURS = 32  # nearest other centroids kept per cluster for the pruned search
+
+
+def centroid_neighbours(centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(M, R) int64 the R = min(M, NEIGHBOURS) centroids nearest each centroid (itself first),
+    and (M, R) float64 their distances, ascending. Built a block of rows at a time, so a level
+    of any K costs O(M·R) memory."""
+    c = centroids.astype(np.float64)
+    m = len(c)
+    r = min(m, NEIGHBOURS)
+    order = np.empty((m, r), dtype=np.int64)
+    dist = np.empty((m, r), dtype=np.float64)
+    sq = (c * c).sum(axis=1)
+    for lo in range(0, m, 1024):
+        d2 = np.maximum(sq[lo : lo + 1024, None] - 2.0 * c[lo : lo + 1024] @ c.T + sq[None, :], 0.0)
+        d2[np.arange(len(d2)), np.arange(lo, lo + len(d2))] = -1.0  # itself first, even on ties
+        near = np.argpartition(d2, r - 1, axis=1)[:, :r] if r < m else np.broadcast_to(np.arange(m), d2.shape)
+        near_d2 = np.take_along_axis(d2, near, axis=1)
+        sort = np.argsort(near_d2, axis=1, kind="stable")
+        order[lo : lo + len(d2)] = np.take_along_axis(near, sort, axis=1)
+        dist[lo : lo + len(d2)] = np.sqrt(np.maximum(np.take_along_axis(near_d2, sort, axis=1), 0.0))
+    return order, dist
+
+
+def nearest_clusters(anchor_pos: np.ndarray, centroids: np.ndarray, sq_norms: np.ndarray,
+                     neighbours: tuple[np.ndarray, np.ndarray], guess: np.ndarray | None) -> np.ndarray:
+    """(B, K) what ``envs.interest.nearest_clusters`` answers for positions (B, K, D), found by
+    a pruned exact search from ``guess`` (B, K), e.g. the last answer; None (or -1) scans all.
+
+    Exact by the triangle inequality: no centroid farther than 2·|mu - c_guess| from the guess
+    can be nearer than it, and the guess's precomputed neighbours are sorted by distance. An
+    interest sits next to its cluster, so one or two distances replace all M. Candidates are
+    scored like the reference (float32, -2·mu·c + |c|^2, first index on ties); only a tie
+    within float32 rounding could be resolved differently (BLAS sums in another order)."""
+    b, k, _ = anchor_pos.shape
+    start = np.full((b, k), -1, dtype=np.int64) if guess is None else np.ascontiguousarray(guess, dtype=np.int64)
+    pos = np.ascontiguousarray(anchor_pos, dtype=np.float32)
+    cent = np.ascontiguousarray(centroids, dtype=np.float32)
+    out = np.empty((b, k), dtype=np.int64)
+
+    def run(lo: int, hi: int) -> None:
+        _nearest_rows(lo, hi, pos, cent, sq_norms, neighbours[0], neighbours[1], start, out)
+
+    run_in_chunks(run, b, BLOCK, key="nearest")
+    return out
+
+
+@jit
+def _score(pos: np.ndarray, u: int, j: int, centroids: np.ndarray, sq_norms: np.ndarray, c: int) -> float:
+    acc = np.float32(0.0)
+    for x in range(pos.shape[2]):
+        acc += (np.float32(-2.0) * pos[u, j, x]) * centroids[c, x]
+    return acc + sq_norms[c]
+
+
+@jit
+def _nearest_rows(lo: int, hi: int, pos: np.ndarray, centroids: np.ndarray, sq_norms: np.ndarray,
+                  neighbours: np.ndarray, neighbour_dist: np.ndarray, guess: np.ndarray, out: np.ndarray) -> None:
+    m, r = centroids.shape[0], neighbours.shape[1]
+    for u in range(lo, hi):
+        for j in range(pos.shape[1]):
+            c0 = guess[u, j]
+            radius = np.inf
+            if c0 >= 0:
+                t = 0.0
+                for x in range(pos.shape[2]):
+                    diff = float(pos[u, j, x]) - float(centroids[c0, x])
+                    t += diff * diff
+                # Margin for rounding: near-ties of the float32 scores stay candidates.
+                radius = 2.0 * math.sqrt(t) * (1.0 + 1e-5) + 1e-6
+            best, best_score = -1, np.inf
+            if radius <= neighbour_dist[c0 if c0 >= 0 else 0, r - 1]:
+                for i in range(r):
+                    if neighbour_dist[c0, i] > radius:
+                        break
+                    c = neighbours[c0, i]
+                    s = _score(pos, u, j, centroids, sq_norms, c)
+                    if s < best_score or (s == best_score and c < best):
+                        best, best_score = c, s
+            else:
+                for c in range(m):
+                    s = _score(pos, u, j, centroids, sq_norms, c)
+                    if s < best_score:
+                        best, best_score = c, s
+            out[u, j] = best

@@ -247,3 +247,47 @@ def test_chunked_steps_work_in_a_forked_child() -> None:
     parent = _forked_rollout(1)  # starts the parent's helpers
     with multiprocessing.get_context("fork").Pool(1) as pool:
         assert pool.map_async(_forked_rollout, [1]).get(timeout=120) == [parent]  # no hang
+
+
+@pytest.mark.parametrize("level", ["domain", "subtopic", 600])
+def test_pruned_nearest_clusters_answer_what_the_full_search_answers(level: str | int) -> None:
+    """The oracle's compiled search, from good, random or no guesses, and for interests near a
+    centroid, between centroids, far from all, and on a centroid tie, answers as the reference."""
+    from envs import interest
+    from envs.kernels import interest as compiled
+
+    world = World(envs.resolve_config("default", n_items=4000), seed=3, backend="numba")
+    centroids = world.clusters.level(level).centroids
+    m, d = centroids.shape
+    rng = np.random.default_rng(0)
+    near = centroids[rng.integers(0, m, 3000)] + rng.normal(0, 0.05, (3000, d))
+    between = 0.5 * (centroids[rng.integers(0, m, 1000)] + centroids[rng.integers(0, m, 1000)])
+    far = rng.normal(0, 10.0, (500, d))
+    tie = 0.5 * (centroids[:1] + centroids[1:2]).repeat(4, axis=0)  # as near one as the other
+    pos = np.concatenate([near, between, far, tie]).astype(np.float32).reshape(-1, 2, d)
+    expected = interest.nearest_clusters(pos, centroids)
+    sq_norms = (centroids**2).sum(axis=1)
+    neighbours = compiled.centroid_neighbours(centroids)
+    assert (neighbours[0][:, 0] == np.arange(m)).all()  # every centroid is its own nearest
+    true_d2 = ((pos[:, :, None, :].astype(np.float64) - centroids.astype(np.float64)) ** 2).sum(axis=3)
+    for guess in (None, expected, rng.integers(0, m, expected.shape), np.zeros_like(expected)):
+        got = compiled.nearest_clusters(pos, centroids, sq_norms, neighbours, guess)
+        # Midpoints are ties the reference's BLAS and the kernel may round apart; nothing else.
+        differ = got != expected
+        assert differ.reshape(-1)[: len(near)].sum() == 0
+        d_got = np.take_along_axis(true_d2, got[..., None], axis=2)[differ]
+        d_expected = np.take_along_axis(true_d2, expected[..., None], axis=2)[differ]
+        np.testing.assert_allclose(d_got, d_expected, rtol=1e-5)
+
+
+def test_oracle_latent_clusters_agree_across_backends_while_interests_move() -> None:
+    config = envs.resolve_config("default", n_items=4000)
+    worlds = {b: World(config, seed=3, backend=b) for b in kernels.BACKENDS}
+    env = envs.InterestExplorationVectorEnv(3000, world=worlds["numba"])
+    env.reset(seed=5)
+    for _ in range(8):
+        state = env.state
+        answers = {b: w.oracle_latent_clusters(state) for b, w in worlds.items()}
+        assert_same(answers["numba"], answers["numpy"])
+        env.step(env.action_space.sample())
+    env.close()

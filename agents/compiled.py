@@ -101,23 +101,25 @@ def fill(exploit: ExploitRecommender, obs: Obs, n: int, rng: np.random.Generator
 
 
 def top_k_members(members: np.ndarray, scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
-    """``agents.sampling.top_k_members``."""
+    """``agents.sampling.top_k_members``: one pass over every row, and a second over the few
+    rows that hold an excluded item (a novel cluster holds none of the user's recent items)."""
     b = len(members)
     mem = np.ascontiguousarray(members)
     s = np.ascontiguousarray(scores)
     if s.dtype.kind != "f":
         s = s.astype(np.float64)
-    shift = np.zeros(1, dtype=s.dtype)
-    if exclude is not None and exclude.size:
-        ex = np.ascontiguousarray(exclude)
-        low, high = np.empty(b, dtype=s.dtype), np.empty(b, dtype=s.dtype)
-        run_in_chunks(lambda lo, hi: kernels.score_bounds_rows(lo, hi, mem, s, low, high), b, ALIGN, "agents.bounds")
-        lo_, hi_ = low.min(initial=np.inf), high.max(initial=-np.inf)
-        shift[0] = hi_ - lo_ + 1.0 if np.isfinite(hi_ - lo_) else 1e9
-    else:
-        ex = np.zeros((b, 0), dtype=mem.dtype)
+    ex = np.ascontiguousarray(exclude) if exclude is not None and exclude.size else np.zeros((b, 0), mem.dtype)
+    low, high = np.empty(b, dtype=s.dtype), np.empty(b, dtype=s.dtype)
+    flagged = np.empty(b, dtype=bool)
     out = np.empty((b, k), dtype=np.int64)
-    run_in_chunks(lambda lo, hi: kernels.top_k_rows(lo, hi, mem, s, ex, shift, out), b, ALIGN, "agents.top_k")
+    run_in_chunks(lambda lo, hi: kernels.top_k_rows(lo, hi, mem, s, ex, low, high, flagged, out), b, ALIGN,
+                  "agents.top_k")
+    rows = np.flatnonzero(flagged)
+    if len(rows):
+        # The reference's shift: the spread of all valid scores of all rows, plus one.
+        lo_, hi_ = low.min(initial=np.inf), high.max(initial=-np.inf)
+        shift = np.asarray(hi_ - lo_ + 1.0 if np.isfinite(hi_ - lo_) else 1e9, dtype=s.dtype)
+        kernels.top_k_excluded_rows(rows, mem, s, ex, shift[()], out)
     return out
 
 

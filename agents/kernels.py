@@ -152,28 +152,39 @@ def sample_entries(rows, cols, clusters, u, cdf, items, width, sizes, slate):  #
 
 
 @jit
-def score_bounds_rows(lo, hi, members, scores, low, high):  # type: ignore[no-untyped-def]
-    """(B,) min and max score over each row's valid members (+inf / -inf for none)."""
-    p = members.shape[1]
+def top_k_rows(lo, hi, members, scores, exclude, low, high, flagged, out):  # type: ignore[no-untyped-def]
+    """``top_k_members`` for users lo..hi-1 whose row holds no member of their row of exclude
+    (B, X): out (B, k) the k best-scoring valid members, first index winning ties, -1 past the
+    valid ones. Rows that do hold one are only flagged (they need the shift, a bound over all
+    rows: ``top_k_excluded_rows``); low, high (B,) get each row's min and max valid score."""
+    p, x = members.shape[1], exclude.shape[1]
+    s = np.empty(p, dtype=scores.dtype)
     for i in range(lo, hi):
         a, b = np.inf, -np.inf
         for j in range(p):
             if members[i, j] >= 0:
-                s = scores[i, j]
-                a = min(a, s)
-                b = max(b, s)
-        low[i] = a
-        high[i] = b
+                a = min(a, scores[i, j])
+                b = max(b, scores[i, j])
+        low[i], high[i] = a, b
+        hit = False
+        for e in range(x):  # branch-free over the members, so it vectorizes
+            item = exclude[i, e]
+            for j in range(p):
+                hit |= (members[i, j] == item) & (item >= 0)
+        flagged[i] = hit
+        if not hit:
+            for j in range(p):
+                s[j] = scores[i, j] if members[i, j] >= 0 else -np.inf
+            _take_best(s, members, i, out)
 
 
 @jit
-def top_k_rows(lo, hi, members, scores, exclude, shift, out):  # type: ignore[no-untyped-def]
-    """``top_k_members`` for users lo..hi-1: out (B, k) the k best-scoring valid members,
-    first index winning ties, -1 past the valid ones; members found in the row of exclude
-    (B, X) score ``shift[0]`` less (they rank after the others)."""
-    p, k, x = members.shape[1], out.shape[1], exclude.shape[1]
+def top_k_excluded_rows(rows, members, scores, exclude, shift, out):  # type: ignore[no-untyped-def]
+    """``top_k_rows`` for the flagged ``rows``: members found in the row of exclude score
+    ``shift`` less, so they rank after the others, in their own order."""
+    p, x = members.shape[1], exclude.shape[1]
     s = np.empty(p, dtype=scores.dtype)
-    for i in range(lo, hi):
+    for i in rows:
         for j in range(p):
             m = members[i, j]
             if m < 0:
@@ -182,19 +193,26 @@ def top_k_rows(lo, hi, members, scores, exclude, shift, out):  # type: ignore[no
             v = scores[i, j]
             for a in range(x):
                 if exclude[i, a] == m:
-                    v = v - shift[0]
+                    v = v - shift
                     break
             s[j] = v
-        for r in range(k):
-            if r >= p:
-                out[i, r] = -1
-                continue
-            best, at = s[0], 0
-            for j in range(1, p):
-                if s[j] > best:
-                    best, at = s[j], j
-            out[i, r] = members[i, at] if best > -np.inf else -1
-            s[at] = -np.inf
+        _take_best(s, members, i, out)
+
+
+@jit
+def _take_best(s, members, i, out):  # type: ignore[no-untyped-def]
+    """k rounds of "take the best of s, then rule it out" into out[i] (-1 once none is left)."""
+    p = len(s)
+    for r in range(out.shape[1]):
+        if r >= p:
+            out[i, r] = -1
+            continue
+        best, at = s[0], 0
+        for j in range(1, p):
+            if s[j] > best:
+                best, at = s[j], j
+        out[i, r] = members[i, at] if best > -np.inf else -1
+        s[at] = -np.inf
 
 
 @jit

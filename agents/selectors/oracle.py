@@ -29,7 +29,8 @@ class OracleSelector(OptionSelector):
         self.env = env
 
     def select(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        state = None if self.env is None else self.env.state
+        # The vector env's live state, read-only and uncopied, where it offers one.
+        state = None if self.env is None else getattr(self.env, "state_view", None) or self.env.state
         if state is None:
             raise StateError(
                 "the oracle selector reads the env's hidden state: call agent.bind(env) after env.reset() "

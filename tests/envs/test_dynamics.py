@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -12,7 +13,8 @@ import envs
 from envs import interest
 from envs.choice import mnl_probabilities, proportional_probabilities, sample_choice
 from envs.logs import items_from_clusters
-from envs.state import map_rows
+from envs.state import map_rows, state_arrays
+from tests.helpers import assert_same
 
 from .conftest import exploit_slates
 
@@ -172,3 +174,17 @@ def test_initial_history_comes_from_active_interests_only(small_world: envs.Worl
     in_active = (hist[:, :, None] == active_clusters[:, None, :]).any(axis=2)
     assert in_active.mean() > 0.9
     dataclasses.replace(state)  # frozen dataclasses stay constructible
+
+
+def test_state_view_is_the_live_state_read_only() -> None:
+    env = envs.InterestExplorationVectorEnv(64, preset="tiny")
+    assert env.state_view is None
+    env.reset(seed=0)
+    view, copy = env.state_view, env.state
+    assert_same(state_arrays(view), state_arrays(copy))
+    assert np.shares_memory(view.users.anchor_pos, env._state.users.anchor_pos)
+    with pytest.raises(ValueError, match="read-only"):
+        view.users.anchor_pos[0] = 0.0
+    env.step(env.action_space.sample())
+    assert_same(state_arrays(env.state_view), state_arrays(env.state))  # it follows the env's steps
+    env.close()

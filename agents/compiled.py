@@ -119,7 +119,8 @@ def top_k_members(members: np.ndarray, scores: np.ndarray, k: int, exclude: np.n
         # The reference's shift: the spread of all valid scores of all rows, plus one.
         lo_, hi_ = low.min(initial=np.inf), high.max(initial=-np.inf)
         shift = np.asarray(hi_ - lo_ + 1.0 if np.isfinite(hi_ - lo_) else 1e9, dtype=s.dtype)
-        kernels.top_k_excluded_rows(rows, mem, s, ex, shift[()], out)
+        run_in_chunks(lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], mem, s, ex, shift[()], out),
+                      len(rows), ALIGN, "agents.top_k_excluded")
     return out
 
 
@@ -170,22 +171,20 @@ def make_distinct(
         return slate
     fix = np.zeros((b, s), dtype=bool) if fixed is None else np.ascontiguousarray(fixed)
     c = np.ascontiguousarray(clusters, dtype=np.int64)
+    at_row, at_col = np.empty(len(rows) * s, dtype=np.int64), np.empty(len(rows) * s, dtype=np.int64)
     for r in range(rounds + 64):
-        dup = np.empty((len(rows), s), dtype=bool)
-        kernels.duplicate_rows(slate[rows], fix[rows], dup)
-        redo = dup.any(axis=1)
-        if not redo.any():
+        repeats = np.empty(len(rows), dtype=bool)
+        n = kernels.duplicate_entries(rows, slate, fix, at_row, at_col, repeats)
+        if not n:
             return slate
-        rows, dup = rows[redo], dup[redo]
-        at_row, at_col = np.nonzero(dup)  # row-major: the reference's order of redrawn entries
-        at_row = rows[at_row]
+        rows = rows[repeats]  # later rounds touch only rows still repeating
         if r < rounds:
-            u = rng.random(len(at_row))
-            if kernels.sample_entries(at_row, at_col, c, u, sampler._cdf, sampler._items, sampler.width,
+            u = rng.random(n)  # the reference's order: row-major over the entries redrawn
+            if kernels.sample_entries(at_row[:n], at_col[:n], c, u, sampler._cdf, sampler._items, sampler.width,
                                       sampler.sizes, slate):
-                sampler.check(c[at_row, at_col])
+                sampler.check(c[at_row[:n], at_col[:n]])
         else:
-            slate[at_row, at_col] = rng.integers(0, n_items, size=len(at_row))
+            slate[at_row[:n], at_col[:n]] = rng.integers(0, n_items, size=n)
     raise EmptyClusterError(
         f"could not make slates of {s} distinct items from a corpus of {n_items}; lower the slate size"
     )

@@ -233,13 +233,15 @@ def repeating_rows_of(lo, hi, slate, out):  # type: ignore[no-untyped-def]
 
 
 @jit
-def duplicate_rows(slate, fixed, out):  # type: ignore[no-untyped-def]
-    """``duplicate_mask``: out (B, S) every repeat of an item but the kept one (its first fixed
-    occurrence, else its first), never a fixed position."""
-    b, s = slate.shape
-    for i in range(b):
+def duplicate_entries(rows, slate, fixed, at_row, at_col, repeats):  # type: ignore[no-untyped-def]
+    """``duplicate_mask`` of slate[rows] as a list: the (row, column) entries to redraw, in
+    row-major order, into at_row/at_col (returns how many); repeats[t] whether rows[t] has any."""
+    s = slate.shape[1]
+    n = 0
+    for t in range(len(rows)):
+        i = rows[t]
+        repeats[t] = False
         for j in range(s):
-            out[i, j] = False
             if fixed[i, j]:
                 continue
             v = slate[i, j]
@@ -253,7 +255,11 @@ def duplicate_rows(slate, fixed, out):  # type: ignore[no-untyped-def]
                     if slate[i, a] == v:
                         kept = a
                         break
-            out[i, j] = kept != j
+            if kept != j:
+                at_row[n], at_col[n] = i, j
+                n += 1
+                repeats[t] = True
+    return n
 
 
 @jit

@@ -39,8 +39,9 @@ class World:
         self.seed = seed
         self.backend = resolve_backend(backend)
         self._kernels = kernels_for(config.dynamics) if self.backend == "numba" else None
-        # level name -> (positions, nearest clusters) of the last oracle_latent_clusters call
-        self._nearest_memo: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        # level name -> the last answer of oracle_latent_clusters on numba worlds (where the
+        # next search starts)
+        self._nearest_memo: dict[str, np.ndarray] = {}
         # level name -> (squared centroid norms, centroid_neighbours) for the compiled search
         self._centroid_neighbours: dict[str, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
         if self._kernels is None:
@@ -260,32 +261,25 @@ class World:
         lvl = self.level if level is None else self.clusters.level(level)
         latent = state.users.anchor_latent[0]  # the same anchors are latent for every user
         pos = state.users.anchor_pos[:, latent]  # (B, K, D), a copy
-        # Reuse the last call's answer for users whose latent positions are bit for bit the same
-        # (one user's answer does not depend on the others'): the cost follows the users whose
-        # latent interests moved (a positive click, a session's drift, a new user), not all.
-        last = self._nearest_memo.get(lvl.name)
-        if last is None or last[0].shape != pos.shape:
-            nearest = self._nearest_clusters(pos, lvl, None)
-        else:
-            bits = np.dtype(f"u{pos.itemsize}")  # compare bit patterns: -0.0 and NaN are no exceptions
-            now, then = pos.reshape(len(pos), -1).view(bits), last[0].reshape(len(pos), -1).view(bits)
-            moved = np.flatnonzero((now != then).any(axis=1))
-            nearest = last[1].copy()
-            if len(moved):
-                nearest[moved] = self._nearest_clusters(pos[moved], lvl, last[1][moved])
-        self._nearest_memo[lvl.name] = (pos, nearest)
-        return nearest.copy(), state.users.anchor_discovered[:, latent]
+        return self._nearest_clusters(pos, lvl), state.users.anchor_discovered[:, latent]
 
-    def _nearest_clusters(self, pos: np.ndarray, lvl: ClusterLevel, guess: np.ndarray | None) -> np.ndarray:
+    def _nearest_clusters(self, pos: np.ndarray, lvl: ClusterLevel) -> np.ndarray:
         """(B, K) nearest cluster of each position (B, K, D): the numpy reference, or on numba
-        worlds its compiled pruned search started from ``guess`` (e.g. the last answer)."""
-        if guess is None or self._kernels is None or not hasattr(self._kernels, "nearest_clusters"):
-            return interest.nearest_clusters(pos, lvl.centroids)  # a full search: BLAS is fastest
-        if lvl.name not in self._centroid_neighbours:
-            sq_norms = (lvl.centroids**2).sum(axis=1)  # as the reference computes it
-            self._centroid_neighbours[lvl.name] = (sq_norms, self._kernels.centroid_neighbours(lvl.centroids))
-        sq_norms, neighbours = self._centroid_neighbours[lvl.name]
-        return self._kernels.nearest_clusters(pos, lvl.centroids, sq_norms, neighbours, guess)
+        worlds its compiled pruned search started from the last answer at this level (interests
+        move little between two requests; a poor start costs time, never a wrong answer)."""
+        if self._kernels is None or not hasattr(self._kernels, "nearest_clusters"):
+            return interest.nearest_clusters(pos, lvl.centroids)
+        last = self._nearest_memo.get(lvl.name)
+        if last is None or last.shape != pos.shape[:2]:
+            nearest = interest.nearest_clusters(pos, lvl.centroids)  # a full search: BLAS is fastest
+        else:
+            if lvl.name not in self._centroid_neighbours:
+                sq_norms = (lvl.centroids**2).sum(axis=1)  # as the reference computes it
+                self._centroid_neighbours[lvl.name] = (sq_norms, self._kernels.centroid_neighbours(lvl.centroids))
+            sq_norms, neighbours = self._centroid_neighbours[lvl.name]
+            nearest = self._kernels.nearest_clusters(pos, lvl.centroids, sq_norms, neighbours, last)
+        self._nearest_memo[lvl.name] = nearest
+        return nearest.copy()
 
     def oracle_cluster_utility(
         self, state: State, clusters: np.ndarray, level: str | int | None = None

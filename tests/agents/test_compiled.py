@@ -92,9 +92,14 @@ def test_kernels_match_the_reference_on_edge_cases() -> None:
             assert np.array_equal(compiled.top_k_members(members, scores, k, ex), top_k_members(members, scores, k, ex))
     slate = rng.integers(0, 6, size=(300, 8))
     fixed = rng.random((300, 8)) < 0.3
-    out = np.empty(slate.shape, dtype=bool)
-    compiled.kernels.duplicate_rows(slate, fixed, out)
-    assert np.array_equal(out, duplicate_mask(slate, fixed))
+    fixed[np.arange(300), rng.integers(0, 8, 300)] = False  # rows with repeats among free slots
+    rows = np.arange(0, 300, 2)
+    at_row, at_col, repeats = np.empty(slate.size, np.int64), np.empty(slate.size, np.int64), np.empty(150, bool)
+    n = compiled.kernels.duplicate_entries(rows, slate, fixed, at_row, at_col, repeats)
+    mask = duplicate_mask(slate[rows], fixed[rows])
+    expected_row, expected_col = np.nonzero(mask)  # row-major, the reference's order of redraws
+    assert np.array_equal(at_row[:n], rows[expected_row]) and np.array_equal(at_col[:n], expected_col)
+    assert np.array_equal(repeats, mask.any(axis=1))
 
 
 def test_oracle_reuse_of_unmoved_users_is_exact(world) -> None:

@@ -100,27 +100,32 @@ def fill(exploit: ExploitRecommender, obs: Obs, n: int, rng: np.random.Generator
     return spread_sample(exploit.items, clusters, u, offset), clusters
 
 
-def top_k_members(members: np.ndarray, scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:
+def top_k_members(
+    members: np.ndarray, scores: np.ndarray, k: int, exclude: np.ndarray | None = None,
+    item_cluster: np.ndarray | None = None,
+) -> np.ndarray:
     """``agents.sampling.top_k_members``: one pass over every row, and a second over the few
-    rows that hold an excluded item (a novel cluster holds none of the user's recent items)."""
+    rows that hold an excluded item (a novel cluster holds none of the user's recent items).
+    ``item_cluster`` (N,), when every row's members are a whole cluster of that level, finds
+    those rows by cluster instead of comparing every member."""
     b = len(members)
     mem = np.ascontiguousarray(members)
     s = np.ascontiguousarray(scores)
     if s.dtype.kind != "f":
         s = s.astype(np.float64)
     ex = np.ascontiguousarray(exclude) if exclude is not None and exclude.size else np.zeros((b, 0), mem.dtype)
-    low, high = np.empty(b, dtype=s.dtype), np.empty(b, dtype=s.dtype)
+    by_cluster = np.zeros(0, dtype=np.int64) if item_cluster is None else item_cluster
     flagged = np.empty(b, dtype=bool)
     out = np.empty((b, k), dtype=np.int64)
-    run_in_chunks(lambda lo, hi: kernels.top_k_rows(lo, hi, mem, s, ex, low, high, flagged, out), b, ALIGN,
+    run_in_chunks(lambda lo, hi: kernels.top_k_rows(lo, hi, mem, s, ex, by_cluster, flagged, out), b, ALIGN,
                   "agents.top_k")
     rows = np.flatnonzero(flagged)
     if len(rows):
         # The reference's shift: the spread of all valid scores of all rows, plus one.
-        lo_, hi_ = low.min(initial=np.inf), high.max(initial=-np.inf)
+        valid = mem >= 0
+        lo_, hi_ = np.min(s, where=valid, initial=np.inf), np.max(s, where=valid, initial=-np.inf)
         shift = np.asarray(hi_ - lo_ + 1.0 if np.isfinite(hi_ - lo_) else 1e9, dtype=s.dtype)
-        run_in_chunks(lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], mem, s, ex, shift[()], out),
-                      len(rows), ALIGN, "agents.top_k_excluded")
+        kernels.top_k_excluded_rows(rows, mem, s, ex, shift[()], out)
     return out
 
 

@@ -152,25 +152,30 @@ def sample_entries(rows, cols, clusters, u, cdf, items, width, sizes, slate):  #
 
 
 @jit
-def top_k_rows(lo, hi, members, scores, exclude, low, high, flagged, out):  # type: ignore[no-untyped-def]
-    """``top_k_members`` for users lo..hi-1 whose row holds no member of their row of exclude
+def top_k_rows(lo, hi, members, scores, exclude, item_cluster, flagged, out):  # type: ignore[no-untyped-def]
+    """``top_k_members`` for users lo..hi-1 whose row holds none of their row of exclude
     (B, X): out (B, k) the k best-scoring valid members, first index winning ties, -1 past the
-    valid ones. Rows that do hold one are only flagged (they need the shift, a bound over all
-    rows: ``top_k_excluded_rows``); low, high (B,) get each row's min and max valid score."""
+    valid ones. Rows that hold one are only flagged: they need the reference's shift, a bound
+    over all rows (``top_k_excluded_rows``). With ``item_cluster`` (N,) (members are whole
+    clusters, as ``padded_members`` lays them out), an excluded item is a member when it lies
+    in the row's cluster: X lookups instead of X·P comparisons; empty: compare with members."""
     p, x = members.shape[1], exclude.shape[1]
     s = np.empty(p, dtype=scores.dtype)
     for i in range(lo, hi):
-        a, b = np.inf, -np.inf
-        for j in range(p):
-            if members[i, j] >= 0:
-                a = min(a, scores[i, j])
-                b = max(b, scores[i, j])
-        low[i], high[i] = a, b
         hit = False
-        for e in range(x):  # branch-free over the members, so it vectorizes
-            item = exclude[i, e]
-            for j in range(p):
-                hit |= (members[i, j] == item) & (item >= 0)
+        if len(item_cluster):
+            head = members[i, 0]
+            if head >= 0:
+                c = item_cluster[head]
+                for e in range(x):
+                    item = exclude[i, e]
+                    if item >= 0 and item_cluster[item] == c:
+                        hit = True
+        else:
+            for e in range(x):
+                item = exclude[i, e]
+                for j in range(p):
+                    hit |= (members[i, j] == item) & (item >= 0)
         flagged[i] = hit
         if not hit:
             for j in range(p):

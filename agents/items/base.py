@@ -39,5 +39,7 @@ class ItemPolicy(ABC):
         clusters = np.asarray(clusters, dtype=np.int64)
         self.cluster_items.check(clusters)
         members = np.take(self.members, clusters, axis=0)  # (B, P)
-        top_k = compiled.top_k_members if compiled.enabled(self.backend) else top_k_members
-        return top_k(members, self.scores(obs, clusters, members, rng), k, exclude=obs["items"])
+        scores = self.scores(obs, clusters, members, rng)
+        if compiled.enabled(self.backend):
+            return compiled.top_k_members(members, scores, k, obs["items"], self.world.level.item_cluster)
+        return top_k_members(members, scores, k, exclude=obs["items"])

@@ -116,3 +116,19 @@ def test_oracle_reuse_of_unmoved_users_is_exact(world) -> None:
         assert np.array_equal(latent, fresh)
         obs, *_ = env.step(agent.act(obs))
     env.close()
+
+
+def test_top_k_finds_excluded_members_by_cluster(world) -> None:
+    """Given the level's item clusters, rows holding an excluded item are found by cluster; the
+    answer is the reference's, with whole clusters as members, ties and -1 padding included."""
+    from agents.sampling import padded_members
+
+    rng = np.random.default_rng(3)
+    clusters = rng.integers(0, world.level.n_clusters, 2000)
+    members = np.take(padded_members(world.level), clusters, axis=0)
+    scores = np.round(rng.normal(size=members.shape), 1).astype(np.float32)  # many ties
+    exclude = rng.integers(-1, world.corpus.n_items, size=(2000, 6))
+    exclude[::3, 0] = members[::3, 0]  # a third of the rows hold an excluded member
+    for k in (1, 3, 25):
+        expected = top_k_members(members, scores, k, exclude)
+        assert np.array_equal(compiled.top_k_members(members, scores, k, exclude, world.level.item_cluster), expected)

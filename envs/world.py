@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from functools import cached_property
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from gymnasium import spaces
@@ -19,12 +19,15 @@ from envs import interest, recsim
 from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_member
 from envs.config import WorldConfig, resolve_config
 from envs.corpus import Corpus, build_corpus
-from envs.errors import ActionError, ConfigError
+from envs.errors import ActionError, ConfigError, require_positive_int
 from envs.kernels import first_bad_slate_entry, kernels_for, observe_compiled, resolve_backend
 from envs.session import observe
 from envs.spaces import SlateSpace
 from envs.state import Events, InterestState, RecSimState, Response, copy_state, map_rows, state_nbytes
 from envs.taxonomy import Taxonomy
+
+if TYPE_CHECKING:
+    from envs.kernels.recsim import RolloutStats
 
 State = InterestState | RecSimState
 
@@ -154,6 +157,23 @@ class World:
             np.copyto(dst, src)
         map_rows(np.copyto, state, new)
         self.observe(state, out=obs)
+
+    def rollout_random(self, n_users: int, horizon: int, seed: int = 0) -> RolloutStats:
+        """``n_users`` users over ``horizon`` requests, each served uniformly random slates of
+        distinct items, the whole horizon in compiled code (``envs.kernels.recsim.rollout``): the
+        simulation engine alone, for benchmarks and population statistics. A user who ends their
+        episode is replaced by a new one in the same slot, as in the vector env. Returns
+        per-slot totals (requests, clicks, watch time, episodes ended); deterministic for a
+        ``seed``. RecSim dynamics on the 'numba' backend only (raises ConfigError otherwise)."""
+        require_positive_int("n_users", n_users)
+        require_positive_int("horizon", horizon)
+        if self._kernels is None or not hasattr(self._kernels, "rollout"):
+            raise ConfigError(
+                f"rollout_random runs the compiled RecSim dynamics; this world has dynamics="
+                f"{self.config.dynamics!r} on backend {self.backend!r}: use the preset 'recsim-interest-evolution' "
+                "with backend='numba', or step InterestExplorationVectorEnv with random slates"
+            )
+        return self._kernels.rollout(self, n_users, horizon, seed)  # type: ignore[no-any-return]
 
     @cached_property
     def kernel_params(self) -> tuple[Any, ...]:

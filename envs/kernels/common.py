@@ -82,10 +82,18 @@ def record_and_observe(
     lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged, budget, day, session_steps, days_away,
     obs_items, obs_clusters, obs_responses, obs_session,
 ):  # type: ignore[no-untyped-def]
+    """``record`` for users lo..hi-1, then every user's observation, history oldest first
+    (``envs.session.observe``)."""
+    record(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged)
+    observe_rows(lo, hi, hist_items, hist_clusters, hist_responses, budget, day, session_steps, days_away,
+                 obs_items, obs_clusters, obs_responses, obs_session)
+
+
+@jit
+def record(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged):  # type: ignore[no-untyped-def]
     """For users lo..hi-1, after a world's pass has written their clicks into ``ev``: set ``ev.novel`` and
     ``ev.unexpected``, append each click to the history window and positive ones to the
-    engaged bitset (``envs.session.engagement_events``), then write every user's observation,
-    history oldest first (``envs.session.observe``)."""
+    engaged bitset (``envs.session.engagement_events``)."""
     clicked, positive, item, cluster = ev.clicked, ev.positive, ev.item, ev.cluster
     watch, completion, liked, novel, unexpected = ev.watch_time, ev.completion, ev.liked, ev.novel, ev.unexpected
     h = hist_items.shape[1]
@@ -116,8 +124,6 @@ def record_and_observe(
             hist_responses[i, h - 1, 0] = watch[i]
             hist_responses[i, h - 1, 1] = completion[i]
             hist_responses[i, h - 1, 2] = np.float32(1.0) if liked[i] else np.float32(0.0)
-    observe_rows(lo, hi, hist_items, hist_clusters, hist_responses, budget, day, session_steps, days_away,
-                 obs_items, obs_clusters, obs_responses, obs_session)
 
 
 @jit

@@ -3,7 +3,9 @@ observation in passes over blocks of users, chunks of blocks on several threads
 (``envs.kernels.chunks``), updating a state the caller owns in place.
 
 ``envs.recsim`` is the readable reference; this kernel draws the same random numbers in the
-same order (tests/envs/test_kernels.py checks that both agree).
+same order (tests/envs/test_kernels.py checks that both agree). ``rollout`` runs the same
+per-user step over a whole horizon with random slates drawn in the kernel: the engine alone,
+no Python between requests (``World.rollout_random``; benchmarks/bench_recsim_ng.py).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from envs.kernels.chunks import run_in_chunks
-from envs.kernels.common import BLOCK, choose, jit, mark_inactive, record_and_observe
+from envs.kernels.common import BLOCK, choose, jit, mark_inactive, observe_rows, record
 from envs.recsim import MIN_NORMALIZER, NO_CLICK_MASS
 from envs.state import Events, RecSimState
 
@@ -63,19 +65,34 @@ def _step(
     ev, obs_items, obs_clusters, obs_responses, obs_session,
 ):  # type: ignore[no-untyped-def]
     """Users first..last-1, a block at a time."""
-    n_slate = slate.shape[1]
     for lo in range(first, last, BLOCK):
         hi = min(lo + BLOCK, last)
-        score = np.empty((hi - lo, n_slate), dtype=np.float32)
-        for i in range(lo, hi):
-            for j in range(n_slate):
-                score[i - lo, j] = interests[i, item_cluster[slate[i, j]]]
-        choice = np.empty(hi - lo, dtype=np.int64)
-        choose(score, False, NO_CLICK_MASS, 1.0, MIN_NORMALIZER, choice_uniforms[lo:hi], choice)
-        _respond_and_update(p, lo, hi, slate, choice, score, flip_uniforms, quality, length, item_cluster, interests,
-                            user_id, budget, day, session_steps, session_positive, done, terminated, ev)
-        record_and_observe(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged, budget, day,
-                           session_steps, days_away, obs_items, obs_clusters, obs_responses, obs_session)
+        _step_block(p, lo, hi, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster, interests,
+                    user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day, session_steps,
+                    session_positive, done, terminated, ev)
+        observe_rows(lo, hi, hist_items, hist_clusters, hist_responses, budget, day, session_steps, days_away,
+                     obs_items, obs_clusters, obs_responses, obs_session)
+
+
+@jit
+def _step_block(
+    p, lo, hi, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster, interests,
+    user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day, session_steps, session_positive,
+    done, terminated, ev,
+):  # type: ignore[no-untyped-def]
+    """One step of users lo..hi-1 (a block), all but the observation: the choice, the response,
+    the interest update and the budget, then the history (``envs.recsim.respond`` and
+    ``transition``). What both ``step_inplace`` and ``rollout`` run."""
+    n_slate = slate.shape[1]
+    score = np.empty((hi - lo, n_slate), dtype=np.float32)
+    for i in range(lo, hi):
+        for j in range(n_slate):
+            score[i - lo, j] = interests[i, item_cluster[slate[i, j]]]
+    choice = np.empty(hi - lo, dtype=np.int64)
+    choose(score, False, NO_CLICK_MASS, 1.0, MIN_NORMALIZER, choice_uniforms[lo:hi], choice)
+    _respond_and_update(p, lo, hi, slate, choice, score, flip_uniforms, quality, length, item_cluster, interests,
+                        user_id, budget, day, session_steps, session_positive, done, terminated, ev)
+    record(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged)
 
 
 @jit
@@ -85,7 +102,7 @@ def _respond_and_update(
 ):  # type: ignore[no-untyped-def]
     """For users lo..hi-1 who chose ``choice`` (block-relative rows of choice and score): the
     response, the interest update and the budget (``envs.recsim.respond`` and ``transition``
-    but for the history, which ``record_and_observe`` keeps)."""
+    but for the history, which ``record`` keeps)."""
     for i in range(lo, hi):
         ev.user_id[i] = user_id[i]
         ev.day[i] = day[i]
@@ -124,3 +141,108 @@ def _respond_and_update(
             done[i] = True
             terminated[i] = True
         ev.session_end[i] = over
+
+
+# --- a whole horizon inside the kernel: the engine alone, with random slates -----------------
+
+
+class RolloutStats(NamedTuple):
+    """What ``rollout`` returns: per-user-slot totals over the horizon. Shapes (n_users,).
+
+    A slot whose user spends their budget gets a new user at once (as the vector env's
+    autoreset does), so every slot is served at every request."""
+
+    user_steps: np.ndarray  # int64 requests served (= horizon)
+    clicks: np.ndarray  # int64 clicks
+    watch_time: np.ndarray  # float64 minutes watched
+    episodes_ended: np.ndarray  # int64 users of the slot whose budget ran out (each replaced by a new one)
+
+
+def rollout(world: World, n_users: int, horizon: int, seed: int) -> RolloutStats:
+    """``n_users`` users of the RecSim world over ``horizon`` requests, each served a slate of
+    ``slate_size`` distinct items drawn uniformly at random, all in compiled code: the
+    simulation engine alone, no Python between requests (``World.rollout_random``).
+
+    The per-user step is ``step_inplace``'s (``_step_block``), minus the observation, which
+    nobody reads here. Users run a block (``BLOCK``) at a time through the whole horizon, so a
+    block's state stays in cache; blocks go to threads as in ``step_inplace``
+    (``envs.kernels.chunks``). Randomness: the users from ``world.init_state`` with
+    ``np.random.default_rng(seed)``; each block's slates, choices and renewed users from numba's
+    generator, seeded per block from ``np.random.SeedSequence(seed)``, so the result depends on
+    ``seed`` only, not on threads or chunking. These are not the draws of ``step_inplace``:
+    the two agree in distribution (tests/envs/test_recsim_rollout.py), not draw for draw."""
+    rng = np.random.default_rng(seed)
+    state = world.init_state(np.arange(n_users), rng)
+    assert isinstance(state, RecSimState)  # internal: World.rollout_random checked the dynamics
+    s, c = state.session, world.corpus
+    n_blocks = -(-n_users // BLOCK)
+    block_seeds = np.random.SeedSequence(seed).generate_state(max(n_blocks, 1)).astype(np.int64)
+    slate = np.empty((n_users, world.config.slate_size), dtype=np.int64)
+    choice_uniforms, flip_uniforms = np.empty(n_users), np.empty(n_users)
+    events = Events.empty(n_users)
+    stats = RolloutStats(np.zeros(n_users, np.int64), np.zeros(n_users, np.int64), np.zeros(n_users),
+                         np.zeros(n_users, np.int64))
+
+    def run(lo: int, hi: int) -> None:
+        _rollout(
+            world.kernel_params, lo, hi, horizon, block_seeds, np.float32(world.config.recsim_budget),
+            slate, choice_uniforms, flip_uniforms, c.quality, c.length, world.level.item_cluster, state.interests,
+            s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.engaged, s.budget, s.day,
+            s.session_steps, s.session_positive, s.days_away, s.done, s.terminated, events, *stats,
+        )
+
+    run_in_chunks(run, n_users, BLOCK, key="recsim-rollout")
+    return stats
+
+
+@jit
+def _rollout(
+    p, first, last, horizon, block_seeds, budget0, slate, choice_uniforms, flip_uniforms, quality, length,
+    item_cluster, interests, user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day,
+    session_steps, session_positive, days_away, done, terminated, ev, user_steps, clicks, watch_time, ended,
+):  # type: ignore[no-untyped-def]
+    """Users first..last-1 (``first`` a multiple of BLOCK), a block at a time through the horizon."""
+    n_items, n_slate = quality.shape[0], slate.shape[1]
+    n_users, n_topics = interests.shape
+    for lo in range(first, last, BLOCK):
+        hi = min(lo + BLOCK, last)
+        # numba's own generator (per thread; numpy's global one is untouched), seeded per block:
+        # one Generator object shared by the threads would race, one per block costs ~20 us each.
+        np.random.seed(block_seeds[lo // BLOCK])  # noqa: NPY002
+        for _ in range(horizon):
+            for i in range(lo, hi):
+                for j in range(n_slate):  # distinct items: redraw a repeat (slates are short)
+                    item = np.random.randint(0, n_items)  # noqa: NPY002
+                    k = 0
+                    while k < j:
+                        if slate[i, k] == item:
+                            item = np.random.randint(0, n_items)  # noqa: NPY002
+                            k = 0
+                        else:
+                            k += 1
+                    slate[i, j] = item
+                choice_uniforms[i] = np.random.random()  # noqa: NPY002
+                flip_uniforms[i] = np.random.random()  # noqa: NPY002
+            _step_block(p, lo, hi, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster,
+                        interests, user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day,
+                        session_steps, session_positive, done, terminated, ev)
+            for i in range(lo, hi):
+                user_steps[i] += ev.active[i]
+                clicks[i] += ev.clicked[i]
+                watch_time[i] += ev.watch_time[i]
+                if done[i]:  # a new user in the slot (envs.recsim.init_state), with the next id of the slot
+                    ended[i] += 1
+                    user_id[i] += n_users
+                    for t in range(n_topics):
+                        interests[i, t] = np.float32(np.random.uniform(-1.0, 1.0))  # noqa: NPY002
+                    hist_items[i, :] = -1
+                    hist_clusters[i, :] = -1
+                    hist_responses[i, :, :] = 0.0
+                    engaged[i, :] = 0
+                    budget[i] = budget0
+                    day[i] = 0
+                    session_steps[i] = 0
+                    session_positive[i] = 0
+                    days_away[i] = 0
+                    done[i] = False
+                    terminated[i] = False

@@ -115,17 +115,18 @@ def top_k_members(
         s = s.astype(np.float64)
     ex = np.ascontiguousarray(exclude) if exclude is not None and exclude.size else np.zeros((b, 0), mem.dtype)
     by_cluster = np.zeros(0, dtype=np.int64) if item_cluster is None else item_cluster
+    low, high = np.empty(b, dtype=s.dtype), np.empty(b, dtype=s.dtype)
     flagged = np.empty(b, dtype=bool)
     out = np.empty((b, k), dtype=np.int64)
-    run_in_chunks(lambda lo, hi: kernels.top_k_rows(lo, hi, mem, s, ex, by_cluster, flagged, out), b, ALIGN,
-                  "agents.top_k")
+    run_in_chunks(lambda lo, hi: kernels.top_k_rows(lo, hi, mem, s, ex, by_cluster, low, high, flagged, out), b,
+                  ALIGN, "agents.top_k")
     rows = np.flatnonzero(flagged)
     if len(rows):
         # The reference's shift: the spread of all valid scores of all rows, plus one.
-        valid = mem >= 0
-        lo_, hi_ = np.min(s, where=valid, initial=np.inf), np.max(s, where=valid, initial=-np.inf)
+        lo_, hi_ = low.min(initial=np.inf), high.max(initial=-np.inf)
         shift = np.asarray(hi_ - lo_ + 1.0 if np.isfinite(hi_ - lo_) else 1e9, dtype=s.dtype)
-        kernels.top_k_excluded_rows(rows, mem, s, ex, shift[()], out)
+        run_in_chunks(lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], mem, s, ex, shift[()], out),
+                      len(rows), ALIGN, "agents.top_k_excluded")
     return out
 
 

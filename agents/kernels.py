@@ -152,11 +152,12 @@ def sample_entries(rows, cols, clusters, u, cdf, items, width, sizes, slate):  #
 
 
 @jit
-def top_k_rows(lo, hi, members, scores, exclude, item_cluster, flagged, out):  # type: ignore[no-untyped-def]
+def top_k_rows(lo, hi, members, scores, exclude, item_cluster, low, high, flagged, out):  # type: ignore[no-untyped-def]
     """``top_k_members`` for users lo..hi-1 whose row holds none of their row of exclude
     (B, X): out (B, k) the k best-scoring valid members, first index winning ties, -1 past the
     valid ones. Rows that hold one are only flagged: they need the reference's shift, a bound
-    over all rows (``top_k_excluded_rows``). With ``item_cluster`` (N,) (members are whole
+    over all rows (``top_k_excluded_rows``), so low, high (B,) get each row's min and max valid
+    score. With ``item_cluster`` (N,) (members are whole
     clusters, as ``padded_members`` lays them out), an excluded item is a member when it lies
     in the row's cluster: X lookups instead of X·P comparisons; empty: compare with members."""
     p, x = members.shape[1], exclude.shape[1]
@@ -177,9 +178,14 @@ def top_k_rows(lo, hi, members, scores, exclude, item_cluster, flagged, out):  #
                 for j in range(p):
                     hit |= (members[i, j] == item) & (item >= 0)
         flagged[i] = hit
+        a, b = np.inf, -np.inf
+        for j in range(p):
+            s[j] = scores[i, j] if members[i, j] >= 0 else -np.inf
+            if members[i, j] >= 0:
+                a = min(a, s[j])
+                b = max(b, s[j])
+        low[i], high[i] = a, b
         if not hit:
-            for j in range(p):
-                s[j] = scores[i, j] if members[i, j] >= 0 else -np.inf
             _take_best(s, members, i, out)
 
 

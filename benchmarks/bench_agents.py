@@ -48,15 +48,6 @@ class RandomTable:
         return self.answers[rows]
 
 
-def median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000.0 * float(np.median(times))
-
-
 def act_vs_step(world, agent, n_users: int, repeats: int, warmup: int = 30) -> dict[str, float]:
     """Median ms of ``agent.act`` and of one env step, timed in turns on a running population:
     ``warmup`` steps served by the agent first, so histories are filled as in a real run."""

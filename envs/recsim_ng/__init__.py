@@ -9,7 +9,8 @@ Modules, each with one job:
     compat       make recsim-ng 0.1.2 import and run on current numpy, scipy, TF and gym
     stories      what the adapter needs from a RecSim NG story; RecSim NG's interest evolution
     world        the static view (corpus, topic clusters, config) as a noveltygym World
-    recommender  the RecSim NG recommender entity that serves the agent's slate
+    recommender  the RecSim NG recommender entities: one serves the agent's slate, one draws
+                 random slates inside the graph (the engine alone, for benchmarks)
     simulation   a story stepped one slate at a time, with noveltygym's event bookkeeping
     adapter      the gymnasium front doors: RecSimNGEnv (one user), RecSimNGVectorEnv (B users)
 """

@@ -38,7 +38,7 @@ import tensorflow as tf  # noqa: E402
 from recsim_ng.core import network as network_lib  # noqa: E402
 from recsim_ng.core.value import Value  # noqa: E402
 
-from envs.recsim_ng.recommender import ExternalSlateRecommender  # noqa: E402
+from envs.recsim_ng.recommender import ExternalSlateRecommender, RandomSlateRecommender  # noqa: E402
 from envs.recsim_ng.seeding import StatelessSampling, stateful_random_ops  # noqa: E402
 
 # One step's network value for TensorFlow: per variable (in network order), its fields.
@@ -81,7 +81,7 @@ class Simulation:
             tf.tile(tf.range(self.slate_size)[None], [self.n_users, 1]), trainable=False, name="noveltygym_slate"
         )
         tf.random.set_seed(world_seed)  # the corpus and anything else sampled while building
-        variables = _build(story, self._slate)
+        variables = _build(story, lambda config, doc_fields: ExternalSlateRecommender(config, self._slate, doc_fields))
         self.network = network_lib.Network(variables=list(variables))
         # The world is the corpus of the first initial step; every episode must show the same.
         docs = read_documents(self.network.initial_step()["available docs"], story)
@@ -235,18 +235,27 @@ class Simulation:
             )
 
 
-def _build(story: Story, slate: tf.Variable) -> Collection[Any]:
-    """The story's variables, with our recommender, checked for the fields the adapter reads."""
+def random_slate_network(story: Story, world_seed: int = 0) -> network_lib.Network:
+    """The story's network with :class:`~envs.recsim_ng.recommender.RandomSlateRecommender` in
+    place of the agent: random slates of distinct documents drawn inside the graph, for RecSim
+    NG's own ``TFRuntime`` to run a whole horizon (benchmarks/bench_recsim_ng.py)."""
+    tf.random.set_seed(world_seed)
+    return network_lib.Network(variables=list(_build(story, RandomSlateRecommender)))
+
+
+def _build(story: Story, make_recommender: Callable[[Mapping[str, Any], tuple[str, ...]], Any]) -> Collection[Any]:
+    """The story's variables, with ``make_recommender(config, doc_fields)`` as the recommender,
+    checked for the fields the adapter reads."""
     corpus = _Recorder(story.corpus_ctor)
 
-    def recommender_ctor(config: Mapping[str, Any]) -> ExternalSlateRecommender:
+    def recommender_ctor(config: Mapping[str, Any]) -> Any:
         if corpus.instance is None:
             raise ConfigError(
                 f"story {story.name!r} builds its recommender before its corpus; the adapter reads the "
                 "document fields from the corpus, so build the corpus first (as recs_story does)"
             )
         doc_fields = tuple(corpus.instance.specs().get("available_docs").as_dict)
-        return ExternalSlateRecommender(config, slate, doc_fields)
+        return make_recommender(config, doc_fields)
 
     recommender = _Recorder(recommender_ctor)
     build = story.build if story.build is not None else _recs_story()

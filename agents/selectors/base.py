@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import compiled
 from agents.errors import SelectorError
 from agents.observations import in_window
 
@@ -42,6 +43,10 @@ class OptionSelector(ABC):
         """Forget per-user memory."""
         return None
 
+    def in_window(self, clusters: np.ndarray, window: np.ndarray) -> np.ndarray:
+        """``agents.observations.in_window``, compiled where the agent's backend is numba."""
+        return (compiled.in_window if compiled.enabled(self.backend) else in_window)(clusters, window)
+
     def validate(self, clusters: np.ndarray, n_users: int) -> np.ndarray:
         """The selector's output as (B,) int64, or SelectorError naming the bad cluster."""
         c = np.asarray(clusters)
@@ -64,6 +69,7 @@ def redraw_in_window(
     window: np.ndarray,
     draw: Callable[[np.ndarray], np.ndarray],
     rounds: int = 16,
+    contains: Callable[[np.ndarray, np.ndarray], np.ndarray] = in_window,
 ) -> np.ndarray:
     """Redraw (with ``draw(rows) -> clusters``, one fresh draw per entry of ``rows``, which may
     repeat) the proposals that are in the user's window, up to ``rounds`` times; whatever is
@@ -71,14 +77,14 @@ def redraw_in_window(
 
     The redraws of a row are independent, so they are made in batches of 1, 4, 16, ...
     candidates per row, keeping the first novel one: the same outcome as one redraw at a time,
-    in a few calls however stubborn the rows."""
+    in a few calls however stubborn the rows. ``contains`` is ``in_window`` or its compiled twin."""
     out = clusters.copy()
-    rows = np.flatnonzero(in_window(out, window))
+    rows = np.flatnonzero(contains(out, window))
     done, batch = 0, 1
     while len(rows) and done < rounds:
         n = min(batch, rounds - done)
         cand = np.asarray(draw(np.repeat(rows, n))).reshape(len(rows), n)
-        novel = ~in_window(cand, window[rows])
+        novel = ~contains(cand, window[rows])
         found = novel.any(axis=1)
         first = np.where(found, novel.argmax(axis=1), n - 1)
         out[rows] = cand[np.arange(len(rows)), first]

@@ -14,7 +14,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from agents.errors import ConfigError, ModelFileError, SelectorError
-from agents.observations import in_window, pad_history
+from agents.observations import pad_history
 from agents.selectors.base import OptionSelector
 from agents.selectors.random_novel import RandomNovelSelector
 
@@ -64,6 +64,15 @@ class LLMTableSelector(OptionSelector):
             raise ModelFileError(str(exc)) from exc
         return cls(table, n_clusters)
 
+    @property  # type: ignore[override]
+    def backend(self) -> str:
+        """The fallback's backend: one setting for both (the agent sets it)."""
+        return self.fallback.backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        self.fallback.backend = value
+
     def bind(self, env: Any) -> None:
         self.fallback.bind(env)
 
@@ -89,6 +98,7 @@ class LLMTableSelector(OptionSelector):
                     "rebuild the table for this level"
                 )
             # A random answer, preferring those outside the window (novel to the user).
-            score = rng.random(answers.shape) - in_window(answers, window if len(rows) == len(window) else window[rows])
+            rows_window = window if len(rows) == len(window) else window[rows]
+            score = rng.random(answers.shape) - self.in_window(answers, rows_window)
             out[rows] = np.take_along_axis(answers, score.argmax(axis=1)[:, None], axis=1)[:, 0]
         return out.astype(np.int64)

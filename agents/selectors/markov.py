@@ -136,7 +136,9 @@ class MarkovSelector(OptionSelector, Trainable):
                 f"{history.shape[1]}; build the agent with the same history_length"
             )
         history = history[:, -self.history_length :]
-        return redraw_in_window(self._draw(history, rng), window, lambda rows: self._draw(history[rows], rng))
+        return redraw_in_window(
+            self._draw(history, rng), window, lambda rows: self._draw(history[rows], rng), contains=self.in_window
+        )
 
     # --- persistence --------------------------------------------------------------------------
     def _meta(self) -> dict[str, int]:

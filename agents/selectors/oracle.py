@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from agents.errors import ConfigError, StateError
-from agents.observations import in_window
 from agents.selectors.base import OptionSelector
 from envs.world import World
 
@@ -44,8 +43,8 @@ class OracleSelector(OptionSelector):
         try:
             latent, discovered = self.world.oracle_latent_clusters(state)
             # Priority: not yet discovered (2) > outside the window (1) > random tie-break (< 1).
-            score = 2.0 * ~discovered + 1.0 * ~in_window(latent, window) + rng.random(latent.shape)
+            score = 2.0 * ~discovered + 1.0 * ~self.in_window(latent, window) + rng.random(latent.shape)
         except ConfigError:  # RecSim users: hidden utility of every cluster instead
             latent = np.broadcast_to(np.arange(self.n_clusters), (len(window), self.n_clusters))
-            score = self.world.oracle_cluster_utility(state, latent) - 1e6 * in_window(latent, window)
+            score = self.world.oracle_cluster_utility(state, latent) - 1e6 * self.in_window(latent, window)
         return np.take_along_axis(latent, score.argmax(axis=1)[:, None], axis=1)[:, 0].astype(np.int64)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from agents.observations import in_window
@@ -9,7 +11,10 @@ from agents.sampling import duplicate_mask
 from agents.selectors.base import OptionSelector
 
 
-def uniform_outside(window: np.ndarray, n_clusters: int, rng: np.random.Generator, tries: int = 4) -> np.ndarray:
+def uniform_outside(
+    window: np.ndarray, n_clusters: int, rng: np.random.Generator, tries: int = 4,
+    contains: Callable[[np.ndarray, np.ndarray], np.ndarray] = in_window,
+) -> np.ndarray:
     """(B,) a cluster drawn uniformly from those not in each row's window (B, H), exactly.
 
     Rejection first: a uniform cluster, redrawn while it lies in the window (a window holds
@@ -19,12 +24,12 @@ def uniform_outside(window: np.ndarray, n_clusters: int, rng: np.random.Generato
     excluded cluster at or below it, in ascending order. Rows whose window holds every
     cluster get any cluster."""
     out = rng.integers(0, n_clusters, size=len(window))
-    rows = np.flatnonzero(in_window(out, window))
+    rows = np.flatnonzero(contains(out, window))
     for _ in range(tries - 1):
         if not len(rows):
             return out
         out[rows] = rng.integers(0, n_clusters, size=len(rows))
-        rows = rows[in_window(out[rows], window[rows])]
+        rows = rows[contains(out[rows], window[rows])]
     if len(rows):
         out[rows] = _rank_outside(window[rows], n_clusters, rng)
     return out
@@ -45,4 +50,4 @@ class RandomNovelSelector(OptionSelector):
     name = "random-novel"
 
     def select(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        return uniform_outside(window, self.n_clusters, rng)
+        return uniform_outside(window, self.n_clusters, rng, contains=self.in_window)

@@ -109,6 +109,9 @@ class RecSimNGWorld(World):
             reward="watch_time",
         )
         self.seed = seed
+        # No compiled dynamics here (the users live in TensorFlow); agents that follow their
+        # world's backend serve it with the numpy reference of act().
+        self.backend = "numpy"
         self.horizon = horizon
         self.topic_names = topic_names
         self.taxonomy = Taxonomy.from_dict(

@@ -145,6 +145,23 @@ def _respond_and_update(
 
 # --- a whole horizon inside the kernel: the engine alone, with random slates -----------------
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1, _MIX2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+@jit
+def splitmix(state):  # type: ignore[no-untyped-def]
+    """(next state, a uniform float64 in [0, 1)) of SplitMix64 (Steele, Lea & Flood 2014, "Fast
+    splittable pseudorandom number generators"; Java's SplittableRandom) at uint64 ``state``.
+    An add and three xor-shift-multiplies a draw, its state a local variable: rollouts ran 1.6x
+    faster than on numba's np.random (a Mersenne Twister behind a per-thread state)."""
+    state = state + _GOLDEN
+    z = (state ^ (state >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return state, float(z >> np.uint64(11)) * (1.0 / 9007199254740992.0)  # 53 bits, 2^-53 apart
+
+
 
 class RolloutStats(NamedTuple):
     """What ``rollout`` returns: per-user-slot totals over the horizon. Shapes (n_users,).
@@ -167,16 +184,16 @@ def rollout(world: World, n_users: int, horizon: int, seed: int) -> RolloutStats
     nobody reads here. Users run a block (``BLOCK``) at a time through the whole horizon, so a
     block's state stays in cache; blocks go to threads as in ``step_inplace``
     (``envs.kernels.chunks``). Randomness: the users from ``world.init_state`` with
-    ``np.random.default_rng(seed)``; each block's slates, choices and renewed users from numba's
-    generator, seeded per block from ``np.random.SeedSequence(seed)``, so the result depends on
-    ``seed`` only, not on threads or chunking. These are not the draws of ``step_inplace``:
+    ``np.random.default_rng(seed)``; each block's slates, choices and renewed users from its
+    own SplitMix64 stream (``splitmix``), seeded from ``np.random.SeedSequence(seed)``, so the
+    result depends on ``seed`` only, not on threads or chunking. These are not the draws of ``step_inplace``:
     the two agree in distribution (tests/envs/test_recsim_rollout.py), not draw for draw."""
     rng = np.random.default_rng(seed)
     state = world.init_state(np.arange(n_users), rng)
     assert isinstance(state, RecSimState)  # internal: World.rollout_random checked the dynamics
     s, c = state.session, world.corpus
     n_blocks = -(-n_users // BLOCK)
-    block_seeds = np.random.SeedSequence(seed).generate_state(max(n_blocks, 1)).astype(np.int64)
+    block_seeds = np.random.SeedSequence(seed).generate_state(max(n_blocks, 1), dtype=np.uint64)
     slate = np.empty((n_users, world.config.slate_size), dtype=np.int64)
     choice_uniforms, flip_uniforms = np.empty(n_users), np.empty(n_users)
     events = Events.empty(n_users)
@@ -206,23 +223,25 @@ def _rollout(
     n_users, n_topics = interests.shape
     for lo in range(first, last, BLOCK):
         hi = min(lo + BLOCK, last)
-        # numba's own generator (per thread; numpy's global one is untouched), seeded per block:
-        # one Generator object shared by the threads would race, one per block costs ~20 us each.
-        np.random.seed(block_seeds[lo // BLOCK])  # noqa: NPY002
+        # A SplitMix64 stream per block, its state a local: no generator object shared by the
+        # threads (it would race), none made per block (~20 us each).
+        state = block_seeds[lo // BLOCK]
         for _ in range(horizon):
             for i in range(lo, hi):
                 for j in range(n_slate):  # distinct items: redraw a repeat (slates are short)
-                    item = np.random.randint(0, n_items)  # noqa: NPY002
+                    state, u = splitmix(state)
+                    item = int(u * n_items)
                     k = 0
                     while k < j:
                         if slate[i, k] == item:
-                            item = np.random.randint(0, n_items)  # noqa: NPY002
+                            state, u = splitmix(state)
+                            item = int(u * n_items)
                             k = 0
                         else:
                             k += 1
                     slate[i, j] = item
-                choice_uniforms[i] = np.random.random()  # noqa: NPY002
-                flip_uniforms[i] = np.random.random()  # noqa: NPY002
+                state, choice_uniforms[i] = splitmix(state)
+                state, flip_uniforms[i] = splitmix(state)
             _step_block(p, lo, hi, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster,
                         interests, user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day,
                         session_steps, session_positive, done, terminated, ev)
@@ -234,7 +253,8 @@ def _rollout(
                     ended[i] += 1
                     user_id[i] += n_users
                     for t in range(n_topics):
-                        interests[i, t] = np.float32(np.random.uniform(-1.0, 1.0))  # noqa: NPY002
+                        state, u = splitmix(state)
+                        interests[i, t] = np.float32(2.0 * u - 1.0)
                     hist_items[i, :] = -1
                     hist_clusters[i, :] = -1
                     hist_responses[i, :, :] = 0.0

@@ -30,24 +30,32 @@ The user models are each engine's own (noveltygym's preset is RecSim's ``interes
 RecSim NG's application has its own interest-evolution user, who clicks far less often), so
 the figures compare engines, not users. Warm-ups (compilation, tracing) are not timed.
 
-Figures of one full run (load average 0.69 when it started, 1.03 at its end, i.e. this
-benchmark's own two threads; each figure the fastest of 3 after a warm-up), in user-steps/s:
+Figures of three full runs, one after the other on this 2-core VM with nothing else heavy
+running (load average 0.6-1.25, this benchmark's own two threads included; each figure the
+fastest of 3 after a warm-up), in user-steps/s, engine alone | agent in the loop:
 
-    users  horizon   engine alone: noveltygym  RecSim NG  ratio   in the loop: noveltygym  RecSim NG  ratio
-    1,000      100                10,160,446  2,140,021   4.7x                6,121,701    400,189  15.3x
-    10,000     100                14,827,242  4,116,649   3.6x                9,485,422    902,668  10.5x
-    100,000     20                16,384,674  5,191,296   3.2x                8,005,035  1,896,962   4.2x
+    users  horizon   run   noveltygym  RecSim NG  ratio  |  noveltygym  RecSim NG  ratio
+    1,000      100     1   11,483,528  1,903,439   6.0x  |   4,162,811    344,799  12.1x
+                       2   12,011,135  1,122,994  10.7x  |   4,075,457    308,142  13.2x
+                       3   11,402,264  1,369,207   8.3x  |   4,686,566    261,732  17.9x
+    10,000     100     1   21,980,914  3,710,088   5.9x  |   7,439,587  1,029,521   7.2x
+                       2   23,059,594  4,888,060   4.7x  |   8,411,358    953,092   8.8x
+                       3   22,723,834  4,423,147   5.1x  |   7,842,892    941,482   8.3x
+    100,000     20     1   21,062,371  4,351,406   4.8x  |   8,017,440  1,563,867   5.1x
+                       2   17,199,374  4,977,238   3.5x  |   7,429,394  1,678,422   4.4x
+                       3   19,292,698  4,178,284   4.6x  |   7,781,110  1,758,709   4.4x
 
 At 100k users the horizon is 20 (``--large-horizon``) to keep the run near a minute; both
 sides fit in memory (a process running all four at 100k users peaked at 1.8 GB). The 5x
-target at 10k users is met with the agent in the loop (10.5x), not with the engine alone
-(3.6x).
+target at 10k users: with the agent in the loop in every run (7.2-8.8x); with the engine
+alone in two runs of three (4.7-5.9x: noveltygym's figure varies by 5 %, RecSim NG's graph
+by 30 % from run to run).
 
 Cost per user-step against this machine's limit (2 cores of an AMD EPYC, Zen 4, 2.6 GHz,
 AVX-512; 2 x 2 MB L2, 32 MB L3). noveltygym's kernel does about 40 floating-point operations
 per user-step (two proportional-choice weights, their sum and the inverse-CDF draw, the watch
-time and budget, the interest move on a click) plus 4 random draws (2 slate items, the choice
-and interest-move uniforms; numba's MT19937), and touches about 0.7 kB of the user's state:
+time and budget, the interest move on a click) plus 4 random draws (2 slate items, the choice and interest-move uniforms; SplitMix64, a few
+ns each), and touches about 0.7 kB of the user's state:
 the 20 interests (80 B), the history windows (15 items, clusters and 3 responses: 420 B,
 shifted on a click, about half the steps), ~15 event fields (~60 B) and a few scalars. The
 rollout keeps a block of 256 users (~180 kB) in L2 for the whole horizon, so what reaches
@@ -55,12 +63,12 @@ DRAM is about 0.7 kB / horizon per user-step, ~7 B at horizon 100. The limits th
 arithmetic, ~40 flop against 2 x 2.6 GHz x 32 flop/cycle (FMA, AVX-512) ~ 166 Gflop/s,
 allows ~4e9 user-steps/s; memory, ~7 B against 26 GB/s (one thread's numpy copy ``b[:] = a``
 of 400 MB float64 arrays, read + write counted, best of 5), ~4e9/s. The kernel's measured
-~15e6 user-steps/s (~135 ns per user-step per core, ~350 cycles) is two orders of magnitude
-under both: it is bound by latency, the serial chain of one user's step (the random draws,
-28 ns of it measured alone, the gathers of the slate's topics and interests, the branchy
-choice and history shift, ~15 event stores), not by arithmetic or traffic. Further speed
-would come from interleaving users (SIMD over a block) and a cheaper generator, not from
-fewer bytes. RecSim NG's graph runs each of its ~100 ops as a pass over all users, which is
+~22e6 user-steps/s (~90 ns per user-step per core, ~230 cycles; 14e6 on one thread) is two
+orders of magnitude under both: it is bound by latency, the serial chain of one user's step
+(the gathers of the slate's topics and interests, the branchy choice and history shift, ~15
+event stores), not by arithmetic or traffic. With numba's own generator (MT19937 behind a
+per-thread state) the draws alone took 28 ns a user-step and the rollout ran ~15e6/s.
+Further speed would come from interleaving users (SIMD over a block), not from fewer bytes. RecSim NG's graph runs each of its ~100 ops as a pass over all users, which is
 why it gains with the population (2.1M at 1k, 5.2M at 100k). The vector env streams the
 whole population's state and writes a new observation each request (~1.5 kB per user-step;
 at 10k users that is ~11 MB and stays in L3; 17M/s at DRAM speed at larger sizes), plus

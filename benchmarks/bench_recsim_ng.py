@@ -54,25 +54,26 @@ by 30 % from run to run).
 Cost per user-step against this machine's limit (2 cores of an AMD EPYC, Zen 4, 2.6 GHz,
 AVX-512; 2 x 2 MB L2, 32 MB L3). noveltygym's kernel does about 40 floating-point operations
 per user-step (two proportional-choice weights, their sum and the inverse-CDF draw, the watch
-time and budget, the interest move on a click) plus 4 random draws (2 slate items, the choice and interest-move uniforms; SplitMix64, a few
-ns each), and touches about 0.7 kB of the user's state:
-the 20 interests (80 B), the history windows (15 items, clusters and 3 responses: 420 B,
+time and budget, the interest move on a click) plus 4 random draws (2 slate items, the choice
+and interest-move uniforms; SplitMix64, a few ns each), and touches about 0.7 kB of the user's
+state: the 20 interests (80 B), the history windows (15 items, clusters and 3 responses: 420 B,
 shifted on a click, about half the steps), ~15 event fields (~60 B) and a few scalars. The
-rollout keeps a block of 256 users (~180 kB) in L2 for the whole horizon, so what reaches
-DRAM is about 0.7 kB / horizon per user-step, ~7 B at horizon 100. The limits that follow:
-arithmetic, ~40 flop against 2 x 2.6 GHz x 32 flop/cycle (FMA, AVX-512) ~ 166 Gflop/s,
-allows ~4e9 user-steps/s; memory, ~7 B against 26 GB/s (one thread's numpy copy ``b[:] = a``
-of 400 MB float64 arrays, read + write counted, best of 5), ~4e9/s. The kernel's measured
-~22e6 user-steps/s (~90 ns per user-step per core, ~230 cycles; 14e6 on one thread) is two
-orders of magnitude under both: it is bound by latency, the serial chain of one user's step
-(the gathers of the slate's topics and interests, the branchy choice and history shift, ~15
-event stores), not by arithmetic or traffic. With numba's own generator (MT19937 behind a
-per-thread state) the draws alone took 28 ns a user-step and the rollout ran ~15e6/s.
-Further speed would come from interleaving users (SIMD over a block), not from fewer bytes. RecSim NG's graph runs each of its ~100 ops as a pass over all users, which is
-why it gains with the population (2.1M at 1k, 5.2M at 100k). The vector env streams the
-whole population's state and writes a new observation each request (~1.5 kB per user-step;
-at 10k users that is ~11 MB and stays in L3; 17M/s at DRAM speed at larger sizes), plus
-Python's per-step cost, hence ~60 % of the engine alone at 10k users.
+rollout keeps a block of 256 users (~180 kB) in L2 for the whole horizon, so what reaches DRAM
+is about 0.7 kB / horizon per user-step, ~7 B at horizon 100. The limits that follow:
+arithmetic, ~40 flop against 2 x 2.6 GHz x 32 flop/cycle (FMA, AVX-512) ~ 166 Gflop/s, allows
+~4e9 user-steps/s; memory, ~7 B against 26 GB/s (one thread's numpy copy ``b[:] = a`` of 400 MB
+float64 arrays, read + write counted, best of 5), ~4e9/s. The kernel's measured ~22e6
+user-steps/s (~90 ns per user-step per core, ~230 cycles; 14e6 on one thread) is two orders of
+magnitude under both: it is bound by latency, the serial chain of one user's step (the gathers
+of the slate's topics and interests, the branchy choice and history shift, ~15 event stores),
+not by arithmetic or traffic. With numba's own generator (MT19937 behind a per-thread state)
+the draws alone took 28 ns a user-step and the rollout ran ~15e6/s. Further speed would come
+from interleaving users (SIMD over a block), not from fewer bytes. RecSim NG's graph runs each
+of its ~100 ops as a pass over all users, which is why it gains with the population (1.1-1.9M
+at 1k, 4.2-5.0M at 100k). The vector env streams the whole population's state and writes a new
+observation each request (~1.5 kB per user-step; at 10k users that is ~11 MB and stays in L3;
+17M/s at DRAM speed at larger sizes), plus Python's per-step cost, hence ~35 % of the engine
+alone at 10k users.
 
 The last line is one JSON object: ``engine_alone`` and ``agent_in_loop``, each with
 ``noveltygym`` and ``recsim_ng`` (user-steps/s) and ``ratio`` (noveltygym / RecSim NG), at

@@ -125,8 +125,10 @@ def top_k_members(
         # The reference's shift: the spread of all valid scores of all rows, plus one.
         lo_, hi_ = low.min(initial=np.inf), high.max(initial=-np.inf)
         shift = np.asarray(hi_ - lo_ + 1.0 if np.isfinite(hi_ - lo_) else 1e9, dtype=s.dtype)
-        run_in_chunks(lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], mem, s, ex, shift[()], out),
-                      len(rows), ALIGN, "agents.top_k_excluded")
+        run_in_chunks(
+            lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], mem, s, ex, by_cluster, shift[()], out),
+            len(rows), ALIGN, "agents.top_k_excluded",
+        )
     return out
 
 

@@ -190,20 +190,28 @@ def top_k_rows(lo, hi, members, scores, exclude, item_cluster, low, high, flagge
 
 
 @jit
-def top_k_excluded_rows(rows, members, scores, exclude, shift, out):  # type: ignore[no-untyped-def]
+def top_k_excluded_rows(rows, members, scores, exclude, item_cluster, shift, out):  # type: ignore[no-untyped-def]
     """``top_k_rows`` for the flagged ``rows``: members found in the row of exclude score
-    ``shift`` less, so they rank after the others, in their own order."""
+    ``shift`` less, so they rank after the others, in their own order. With ``item_cluster``
+    (see ``top_k_rows``) only the excluded items of the row's cluster are compared."""
     p, x = members.shape[1], exclude.shape[1]
     s = np.empty(p, dtype=scores.dtype)
+    candidates = np.empty(x, dtype=exclude.dtype)  # the row's excluded items that may be members
     for i in rows:
+        n = 0
+        for a in range(x):
+            item = exclude[i, a]
+            if item >= 0 and (len(item_cluster) == 0 or item_cluster[item] == item_cluster[members[i, 0]]):
+                candidates[n] = item
+                n += 1
         for j in range(p):
             m = members[i, j]
             if m < 0:
                 s[j] = -np.inf
                 continue
             v = scores[i, j]
-            for a in range(x):
-                if exclude[i, a] == m:
+            for a in range(n):
+                if candidates[a] == m:
                     v = v - shift
                     break
             s[j] = v

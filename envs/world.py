@@ -279,9 +279,9 @@ class World:
         if not isinstance(state, InterestState):
             raise ConfigError("RecSim users have no latent interests; use oracle_cluster_utility instead")
         lvl = self.level if level is None else self.clusters.level(level)
-        latent = state.users.anchor_latent[0]  # the same anchors are latent for every user
-        pos = state.users.anchor_pos[:, latent]  # (B, K, D), a copy
-        return self._nearest_clusters(pos, lvl), state.users.anchor_discovered[:, latent]
+        latent = np.flatnonzero(state.users.anchor_latent[0])  # the same anchors are latent for every user
+        pos = np.take(state.users.anchor_pos, latent, axis=1)  # (B, K, D), a copy
+        return self._nearest_clusters(pos, lvl), np.take(state.users.anchor_discovered, latent, axis=1)
 
     def _nearest_clusters(self, pos: np.ndarray, lvl: ClusterLevel) -> np.ndarray:
         """(B, K) nearest cluster of each position (B, K, D): the numpy reference, or on numba

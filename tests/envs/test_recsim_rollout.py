@@ -21,8 +21,10 @@ WORLDS = {
 }
 
 
-def _world(**overrides: object) -> envs.World:
-    return envs.make_world("recsim-interest-evolution", **overrides)
+def _world(backend: str = "numba", **overrides: object) -> envs.World:
+    # The rollout is compiled code: its worlds are numba worlds even where the tests run on the
+    # numpy reference (NOVELTYGYM_BACKEND=numpy, as CI does for tests/envs).
+    return envs.make_world("recsim-interest-evolution", backend=backend, **overrides)
 
 
 def test_same_seed_same_rollout_whatever_the_threads() -> None:

@@ -15,21 +15,12 @@ from recsim_ng.entities.recommendation import recommender  # noqa: E402
 from recsim_ng.lib.tensorflow import field_spec  # noqa: E402
 
 
-class ExternalSlateRecommender(recommender.BaseRecommender):  # type: ignore[misc]
-    """Serves slates chosen outside the simulation, by a gymnasium agent.
+class _StatelessRecommender(recommender.BaseRecommender):  # type: ignore[misc]
+    """A recommender with no state of its own, whose slates hold the fields ``doc_fields`` of
+    the story's available documents; subclasses say which documents (``slate_docs``)."""
 
-    ``slate`` is a (num_users, slate_size) int32 ``tf.Variable`` of document indices (rows of
-    the corpus' available documents) that the adapter assigns before each step; the slate's
-    documents are gathered from the available ones field by field, as RecSim NG's own
-    recommenders do. It has no state of its own: what the agent remembers stays in the agent.
-    ``doc_fields`` names the fields of the story's available documents.
-    """
-
-    def __init__(
-        self, config: Mapping[str, Any], slate: tf.Variable, doc_fields: tuple[str, ...], name: str = "Recommender"
-    ) -> None:
+    def __init__(self, config: Mapping[str, Any], doc_fields: tuple[str, ...], name: str) -> None:
         super().__init__(config, name=name)
-        self._slate = slate
         self._doc_fields = doc_fields
 
     def specs(self) -> value.ValueSpec:
@@ -43,13 +34,30 @@ class ExternalSlateRecommender(recommender.BaseRecommender):  # type: ignore[mis
         del previous_state, user_response, slate_docs
         return value.Value()
 
+
+class ExternalSlateRecommender(_StatelessRecommender):
+    """Serves slates chosen outside the simulation, by a gymnasium agent.
+
+    ``slate`` is a (num_users, slate_size) int32 ``tf.Variable`` of document indices (rows of
+    the corpus' available documents) that the adapter assigns before each step; the slate's
+    documents are gathered from the available ones field by field, as RecSim NG's own
+    recommenders do. It has no state of its own: what the agent remembers stays in the agent.
+    ``doc_fields`` names the fields of the story's available documents.
+    """
+
+    def __init__(
+        self, config: Mapping[str, Any], slate: tf.Variable, doc_fields: tuple[str, ...], name: str = "Recommender"
+    ) -> None:
+        super().__init__(config, doc_fields, name)
+        self._slate = slate
+
     def slate_docs(self, previous_state: value.Value, user_obs: value.Value, available_docs: value.Value) -> Any:
         del previous_state, user_obs
         indices = tf.convert_to_tensor(self._slate)
         return available_docs.map(lambda field: tf.gather(field, indices))
 
 
-class RandomSlateRecommender(recommender.BaseRecommender):  # type: ignore[misc]
+class RandomSlateRecommender(_StatelessRecommender):
     """Slates of ``slate_size`` distinct documents drawn uniformly at random inside the graph.
 
     RecSim NG ships no random recommender. Its collaborative-filtering recommender draws a
@@ -65,20 +73,8 @@ class RandomSlateRecommender(recommender.BaseRecommender):  # type: ignore[misc]
     """
 
     def __init__(self, config: Mapping[str, Any], doc_fields: tuple[str, ...], name: str = "Recommender") -> None:
-        super().__init__(config, name=name)
-        self._doc_fields = doc_fields
+        super().__init__(config, doc_fields, name)
         self._num_docs = int(config["num_docs"])
-
-    def specs(self) -> value.ValueSpec:
-        slate = value.ValueSpec(**{f: field_spec.FieldSpec() for f in self._doc_fields})
-        return value.ValueSpec(state=value.ValueSpec(), slate=slate)
-
-    def initial_state(self) -> value.Value:
-        return value.Value()
-
-    def next_state(self, previous_state: value.Value, user_response: value.Value, slate_docs: value.Value) -> Any:
-        del previous_state, user_response, slate_docs
-        return value.Value()
 
     def slate_docs(self, previous_state: value.Value, user_obs: value.Value, available_docs: value.Value) -> Any:
         del previous_state, user_obs

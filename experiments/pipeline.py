@@ -120,11 +120,10 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
             gen = GenerationConfig(temperature=cfg.llm.temperature, n_samples=cfg.llm.n_samples)
             return LazyTransitionTable(lm, config.data.history_length, gen, seed=cfg.llm.seed), info
         table_path = root / f"table-n{cfg.llm.n_samples}-t{cfg.llm.temperature}"
-        if (table_path / "meta.json").exists() or table_path.with_suffix(".npy").exists():
-            try:
-                return TransitionTable.load(table_path), info
-            except Exception:
-                log.warning("table at %s could not be loaded; rebuilding", table_path)
+        cached = _cached_table(table_path, model_dir)
+        if cached is not None:
+            info["table_cached"] = True
+            return cached, info
         t0 = time.perf_counter()
         table = build_table(
             model_dir, level, config.data.history_length, cfg.llm.n_samples, cfg.llm.temperature,
@@ -132,6 +131,28 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
         )
         info["table_seconds"] = time.perf_counter() - t0
         return table, info
+
+
+def _cached_table(path: Path, model_dir: str | Path) -> Any:
+    """The complete table at ``path`` built from the model in ``model_dir``, else None (an
+    interrupted build resumes in ``build_table``). A table that cannot be used is named in the
+    log with the reason, then rebuilt."""
+    from llm.errors import TableError
+    from llm.models import model_hash
+    from llm.table import META_FILE, TransitionTable
+
+    if not (path / META_FILE).is_file():
+        return None
+    try:
+        table = TransitionTable.load(path)
+    except (TableError, OSError, ValueError, TypeError) as exc:  # unreadable, truncated or old files
+        log.warning("the cached transition table at %s cannot be loaded (%s); rebuilding it", path, exc)
+        return None
+    if table.meta.model_hash != model_hash(model_dir):
+        log.warning("the cached transition table at %s was built from another model; rebuilding it", path)
+        return None
+    log.info("reusing the cached transition table at %s (%d histories)", path, table.meta.n_rows)
+    return table
 
 
 def prepare(world: World, cfg: RunConfig, cache: Path, progress: bool = True) -> Artifacts:

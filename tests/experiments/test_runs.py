@@ -144,3 +144,45 @@ def test_ppo_agents_get_a_trained_item_policy(tmp_path: Path, fast_config: Path)
     assert len(list((out / "cache" / "items").glob("ppo-*.zip"))) == 1
     summary = json.loads((out / "summary.json").read_text())
     assert summary["agents"]["hierarchical-oracle-ppo"]["explore_share"]["mean"] > 0
+
+
+def test_a_second_run_reuses_the_cached_transition_table(tmp_path: Path, fast_raw: dict,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    import tomli_w
+
+    import llm.table
+
+    fast_raw["agents"] = [{"name": "hierarchical-llm"}]
+    fast_raw["eval"] = {"n_users": 16, "n_steps": 5, "seeds": [0]}
+    fast_raw["logs"] = {"n_users": 200, "n_steps": 30}
+    fast_raw["llm"] = load_tiny_llm_settings()
+    config = tmp_path / "llm.toml"
+    config.write_text(tomli_w.dumps(fast_raw))
+    cache = tmp_path / "cache"
+    first, second = tmp_path / "first", tmp_path / "second"
+    assert main(["run", str(config), "--out", str(first), "--cache", str(cache), "--quiet"]) == 0
+
+    def no_rebuild(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the table was built again")
+
+    monkeypatch.setattr(llm.table, "build_table", no_rebuild)
+    assert main(["run", str(config), "--out", str(second), "--cache", str(cache), "--quiet"]) == 0
+    assert "reusing the cached transition table" in (second / "run.log").read_text()
+    a = json.loads((first / "summary.json").read_text())["agents"]
+    b = json.loads((second / "summary.json").read_text())["agents"]
+    assert a == b  # the same table serves the same slates
+
+    # A table the run cannot use is named in the log and rebuilt, never silently skipped.
+    monkeypatch.undo()
+    (table_npy,) = cache.glob("llm/*/table-*/table.npy")
+    table_npy.write_bytes(b"not a numpy file")
+    third = tmp_path / "third"
+    assert main(["run", str(config), "--out", str(third), "--cache", str(cache), "--quiet"]) == 0
+    assert "cannot be loaded" in (third / "run.log").read_text()
+    assert json.loads((third / "summary.json").read_text())["agents"] == a
+
+
+def load_tiny_llm_settings() -> dict:
+    from experiments.config import load_raw
+
+    return load_raw("tiny")["llm"]

@@ -89,7 +89,7 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
     """The trained model and its transition table (built once per config, then reused)."""
     from llm.generation import ClusterLM
     from llm.pipeline import train_default_model
-    from llm.table import LazyTransitionTable, TransitionTable, build_table
+    from llm.table import LazyTransitionTable, build_table
 
     config = llm_config(cfg)
     key = _key(_world_key(cfg), cfg.logs.__dict__, cfg.llm.__dict__, config.to_dict())

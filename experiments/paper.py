@@ -126,7 +126,7 @@ def _exact_match_section(root: Path, sweep: Path) -> list[str]:
         return [*lines, "No language model was trained in this study.", ""]
     final = mean_ci95([c[-1][1] for c in curves])
     tests = [i.get("test_metrics") or {} for i in infos]
-    few = mean_ci95([t.get("few_shot_exact_match") for t in tests if t.get("few_shot_exact_match") is not None])
+    few = mean_ci95([i["few_shot_exact_match"] for i in infos if i.get("few_shot_exact_match") is not None])
     constrained = mean_ci95([t.get("constrained_exact_match") for t in tests
                              if t.get("constrained_exact_match") is not None])
     png = exact_match_plot(root / "exact_match.png", {f"run {i}": c for i, c in enumerate(curves)},

@@ -105,7 +105,8 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
                          config.data.history_length)
                 train_default_model(world, logs, config, model_dir, seed=cfg.llm.seed, progress=progress)
             meta = json.loads(meta_path.read_text())
-            info.update({k: meta.get(k) for k in ("curve", "pretrain_seconds", "sft_seconds", "test_metrics")})
+            info.update({k: meta.get(k) for k in ("curve", "pretrain_seconds", "sft_seconds", "test_metrics",
+                                                  "few_shot_k", "few_shot_exact_match")})
         else:
             model_dir = Path(cfg.llm.model) if cfg.llm.model != "smollm2" else cfg.llm.model  # type: ignore[assignment]
         info["model_dir"] = str(model_dir)

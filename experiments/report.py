@@ -122,6 +122,9 @@ def _llm_text(llm: dict) -> str:
     for key in ("pretrain_seconds", "sft_seconds", "table_seconds"):
         if llm.get(key) is not None:
             rows.append(f"- {key.replace('_', ' ')}: {llm[key]:.1f}")
+    if llm.get("few_shot_exact_match") is not None:
+        rows.append(f"- before fine-tuning, prompted with {llm.get('few_shot_k')} examples (the paper's few-shot "
+                    f"baseline), held-out free exact match: {llm['few_shot_exact_match']:.3f}")
     test = llm.get("test_metrics") or {}
     for key, value in test.items():
         if isinstance(value, (int, float)):

@@ -86,6 +86,10 @@ class TrainConfig:
     eval_top_p: float | None = 0.95
     time_budget_s: float | None = None  # stop fine-tuning after this many seconds (None = no limit)
     num_threads: int = 2  # torch threads; the project's machines have 2 cores
+    # The paper's baseline (§4): the model before fine-tuning, prompted with this many training
+    # examples, free exact match on the test histories (lowered to what fits its positions;
+    # 0 skips the measurement).
+    few_shot_examples: int = 5
 
     @property
     def eval_generation(self) -> GenerationConfig:
@@ -94,7 +98,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_every", "eval_histories", "num_threads")
-        for name in ("pretrain_steps", "sft_steps", "warmup_steps"):
+        for name in ("pretrain_steps", "sft_steps", "warmup_steps", "few_shot_examples"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"TrainConfig.{name} must be a non-negative integer, got {value!r}")

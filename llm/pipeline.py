@@ -172,10 +172,25 @@ def train_model(
     pretrain_seconds = time.perf_counter() - t0
     if keep_pretrained:
         save_model(model, tokenizer, Path(out_dir) / PRETRAINED_DIR, metadata={"kind": "pretrained", "seed": seed})
+    few_shot = _few_shot_metrics(model, tokenizer, descriptions, data, config, seed)
 
     lm, curve, sft_seconds = fine_tune(model, tokenizer, descriptions, data, tc, seed, progress)
     return _finish(lm, data, config, out_dir, seed, curve, pretrain_seconds, sft_seconds,
-                   {"kind": "default"}, verbose)
+                   {"kind": "default", **few_shot}, verbose)
+
+
+def _few_shot_metrics(model, tokenizer, descriptions: Sequence[str], data: SFTData, config: LLMConfig,
+                      seed: int) -> dict[str, Any]:
+    """The paper's baseline before fine-tuning: ``few_shot_exact_match`` of the model prompted
+    with ``few_shot_k`` training examples (``few_shot_baseline``); empty when switched off.
+    Generation draws from its own seeded generator, so fine-tuning afterwards is unchanged."""
+    k = config.train.few_shot_examples
+    if not k:
+        return {}
+    lm = ClusterLM(model, tokenizer, descriptions, num_threads=None)
+    fit = few_shot_fit(lm, k, data.history_length)
+    return {"few_shot_k": fit,
+            "few_shot_exact_match": few_shot_baseline(lm, data, fit, config.train.eval_generation, seed)}
 
 
 def fine_tune_model(
@@ -199,13 +214,14 @@ def fine_tune_model(
     descriptions = as_descriptions(level)
     data = _sft_data(logs, descriptions, config, seed, verbose)
     model, tokenizer = load_model(name_or_path)
+    few_shot = _few_shot_metrics(model, tokenizer, descriptions, data, config, seed)
     torch.manual_seed(seed)
     trainable = apply_lora(model, lora_rank) if lora_rank is not None else model
     lm, curve, sft_seconds = fine_tune(trainable, tokenizer, descriptions, data, config.train, seed, progress)
     if lora_rank is not None:
         lm = ClusterLM(trainable.merge_and_unload(), tokenizer, descriptions, num_threads=None)
     return _finish(lm, data, config, out_dir, seed, curve, 0.0, sft_seconds,
-                   {"kind": "fine-tuned", "base": str(name_or_path), "lora_rank": lora_rank}, verbose)
+                   {"kind": "fine-tuned", "base": str(name_or_path), "lora_rank": lora_rank, **few_shot}, verbose)
 
 
 def apply_lora(model, rank: int, alpha: int | None = None):

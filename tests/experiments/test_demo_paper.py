@@ -65,3 +65,5 @@ def test_paper_quick_runs_every_study(tmp_path: Path) -> None:
     text = (out / "report.md").read_text()
     for title in ("Exact match", "LLM-hierarchical agent", "History length", "Balanced", "Exploration share"):
         assert title in text
+    few_shot = next(line for line in text.splitlines() if line.startswith("- few-shot (pretrained only)"))
+    assert "n/a" not in few_shot  # study 1 compares fine-tuning with a measured few-shot baseline

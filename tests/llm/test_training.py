@@ -32,6 +32,9 @@ def test_metadata_records_curve_and_timings(trained):
     assert meta["n_clusters"] == len(DESCRIPTIONS)
     assert [tuple(p) for p in meta["curve"]] == trained.curve
     assert meta["sft_seconds"] > 0 and "free_exact_match" in meta["test_metrics"]
+    # The paper's baseline, measured before fine-tuning: the pretrained model prompted with examples.
+    assert 0 <= meta["few_shot_k"] <= 5 and 0.0 <= meta["few_shot_exact_match"] <= 1.0
+    assert meta["few_shot_exact_match"] < meta["test_metrics"]["free_exact_match"]
 
 
 def test_training_is_deterministic(tmp_path):

@@ -137,6 +137,10 @@ class LLMSection:
     train (pretrain_steps, sft_steps, time_budget_s, ...), generation."""
     lazy_table: bool | None = None
     """Compute table rows on first use; None = automatically when M^L > 200,000."""
+    fine_tune: bool = False
+    """For a pretrained ``model`` ('smollm2' or a path): fine-tune it on the logs first, as the
+    paper does (slow on a CPU for real models); False serves it as given and says so in the log.
+    The 'default' model is always trained here."""
 
 
 @dataclass

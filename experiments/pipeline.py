@@ -88,7 +88,7 @@ def llm_config(cfg: RunConfig) -> Any:
 def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path, progress: bool) -> tuple[Any, dict]:
     """The trained model and its transition table (built once per config, then reused)."""
     from llm.generation import ClusterLM
-    from llm.pipeline import train_default_model
+    from llm.pipeline import fine_tune_model, train_default_model, world_level
     from llm.table import LazyTransitionTable, build_table
 
     config = llm_config(cfg)
@@ -97,18 +97,26 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
     level = world.level
     info: dict[str, Any] = {"model": cfg.llm.model, "cache": str(root)}
     with file_lock(root.with_suffix(".lock")):
-        if cfg.llm.model == "default":
+        if cfg.llm.model == "default" or cfg.llm.fine_tune:
             model_dir = root / "model"
             meta_path = model_dir / "noveltygym.json"
-            if not meta_path.exists():
+            if not meta_path.exists() and cfg.llm.model == "default":
                 log.info("training the default language model (%s clusters, L=%d)", level.n_clusters,
                          config.data.history_length)
                 train_default_model(world, logs, config, model_dir, seed=cfg.llm.seed, progress=progress)
+            elif not meta_path.exists():
+                log.info("fine-tuning %s on the logs (%s clusters, L=%d)", cfg.llm.model, level.n_clusters,
+                         config.data.history_length)
+                fine_tune_model(cfg.llm.model, world_level(world), logs, model_dir, config, seed=cfg.llm.seed,
+                                progress=progress)
             meta = json.loads(meta_path.read_text())
             info.update({k: meta.get(k) for k in ("curve", "pretrain_seconds", "sft_seconds", "test_metrics",
                                                   "few_shot_k", "few_shot_exact_match")})
         else:
             model_dir = Path(cfg.llm.model) if cfg.llm.model != "smollm2" else cfg.llm.model  # type: ignore[assignment]
+            log.warning("llm.model=%r is served as given, not fine-tuned on the logs; set llm.fine_tune=true to "
+                        "fine-tune it first, as the paper does (slow on a CPU for real pretrained models)",
+                        cfg.llm.model)
         info["model_dir"] = str(model_dir)
         rows = level.n_clusters ** config.data.history_length
         lazy = cfg.llm.lazy_table if cfg.llm.lazy_table is not None else rows > LAZY_TABLE_ROWS

@@ -186,3 +186,29 @@ def load_tiny_llm_settings() -> dict:
     from experiments.config import load_raw
 
     return load_raw("tiny")["llm"]
+
+
+def test_a_pretrained_model_is_fine_tuned_or_the_run_says_it_is_not(tmp_path: Path, fast_raw: dict) -> None:
+    import tomli_w
+
+    from llm.models import read_metadata
+
+    fast_raw["agents"] = [{"name": "hierarchical-llm"}]
+    fast_raw["eval"] = {"n_users": 16, "n_steps": 5, "seeds": [0]}
+    fast_raw["llm"] = load_tiny_llm_settings()
+    config = tmp_path / "llm.toml"
+    config.write_text(tomli_w.dumps(fast_raw))
+    first = tmp_path / "first"
+    assert main(["run", str(config), "--out", str(first), "--quiet"]) == 0
+    (pretrained,) = first.glob("cache/llm/*/model")  # stands in for a pretrained model folder
+
+    as_given, tuned = tmp_path / "as-given", tmp_path / "tuned"
+    assert main(["run", str(config), "--out", str(as_given), "--quiet", "--set", f"llm.model='{pretrained}'"]) == 0
+    assert "served as given, not fine-tuned" in (as_given / "run.log").read_text()
+
+    assert main(["run", str(config), "--out", str(tuned), "--quiet", "--set", f"llm.model='{pretrained}'",
+                 "--set", "llm.fine_tune=true"]) == 0
+    assert "fine-tuning" in (tuned / "run.log").read_text()
+    (model,) = tuned.glob("cache/llm/*/model")
+    meta = read_metadata(model)
+    assert meta["kind"] == "fine-tuned" and meta["base"] == str(pretrained)

@@ -1,8 +1,8 @@
 """noveltygym's simulated world: users whose interests drift across interest clusters.
 
 Needs only numpy, numba and gymnasium. Importing it registers the gymnasium ids
-``noveltygym/InterestExploration-v0``, ``noveltygym/InterestExploration-Tiny-v0`` and
-``noveltygym/RecSimInterestEvolution-v0`` (each with a vector entry point for ``gym.make_vec``).
+``noveltygym/InterestExploration-v1``, ``noveltygym/InterestExploration-Tiny-v1`` and
+``noveltygym/RecSimInterestEvolution-v1`` (each with a vector entry point for ``gym.make_vec``).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from envs.taxonomy import Taxonomy
 from envs.world import World, make_world
 
 ENV_IDS: dict[str, str] = {
-    "noveltygym/InterestExploration-v0": "default",
-    "noveltygym/InterestExploration-Tiny-v0": "tiny",
-    "noveltygym/RecSimInterestEvolution-v0": "recsim-interest-evolution",
+    "noveltygym/InterestExploration-v1": "default",
+    "noveltygym/InterestExploration-Tiny-v1": "tiny",
+    "noveltygym/RecSimInterestEvolution-v1": "recsim-interest-evolution",
 }
 
 

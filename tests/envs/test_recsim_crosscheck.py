@@ -69,9 +69,9 @@ def recsim_episodes(n: int, seed: int = SEED) -> dict[str, np.ndarray]:
 
 
 def noveltygym_episodes(n: int, seed: int = SEED) -> dict[str, np.ndarray]:
-    """Per-episode figures of ``noveltygym/RecSimInterestEvolution-v0``: n users of the vector
+    """Per-episode figures of ``noveltygym/RecSimInterestEvolution-v1``: n users of the vector
     env, each slot's first episode, slates of 2 distinct items drawn uniformly."""
-    env = gym.make_vec("noveltygym/RecSimInterestEvolution-v0", num_envs=n, vectorization_mode="vector_entry_point")
+    env = gym.make_vec("noveltygym/RecSimInterestEvolution-v1", num_envs=n, vectorization_mode="vector_entry_point")
     assert isinstance(env.single_action_space, SlateSpace)
     n_items = env.single_action_space.n_items
     rng = np.random.default_rng(seed)

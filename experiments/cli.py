@@ -124,11 +124,10 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _print_result(out: Path) -> None:
-    from experiments.report import summary_table
+    from experiments.report import TABLE_METRICS, summary_table
     from experiments.runner import read_summary
 
-    print(summary_table(read_summary(out), ("novel_clusters_per_user", "watch_time_per_user", "positive_rate",
-                                            "active_days_per_user", "entropy")))
+    print(summary_table(read_summary(out), TABLE_METRICS))
     print(f"\nreport: {out / 'report.md'}")
 
 

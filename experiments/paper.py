@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.config import load_raw
-from experiments.report import fmt_stat, markdown_to_html
+from experiments.report import TABLE_METRICS, fmt_stat, markdown_to_html
 from experiments.rundir import default_out, write_json, write_text
 from experiments.stats import mean_ci95
 from experiments.sweep import run_sweep
@@ -86,8 +86,7 @@ def write_paper_report(root: Path, sweeps: dict[str, Path], quick: bool) -> Path
              f"RecSys 2024. Base config: experiments/configs/paper.toml ({'quick mode' if quick else 'full'}). "
              "Means over seeds ± half the 95 % CI.", ""]
     lines += _exact_match_section(root, sweeps["exact_match"])
-    metrics = ("novel_clusters_per_user", "watch_time_per_user", "positive_rate", "active_days_per_user",
-               "ueuc", "entropy")
+    metrics = (*TABLE_METRICS, "ueuc")
     for key, title, _ in STUDIES:
         if key not in sweeps or key == "exact_match":
             continue

@@ -21,6 +21,8 @@ HEADLINE = (
     "novel_clusters_per_user", "ueuc", "positive_rate", "completion_rate", "watch_time_per_user",
     "active_days_per_user", "entropy", "serendipity", "coverage", "homogenization",
 )
+# The short table of novelty and enjoyment that the command line, sweeps and the paper print.
+TABLE_METRICS = ("novel_clusters_per_user", "watch_time_per_user", "positive_rate", "active_days_per_user", "entropy")
 
 
 def read_trials(out: Path) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:

@@ -198,7 +198,7 @@ def is_sweep(folder: Path) -> bool:
 def write_sweep_report(out_dir: Path) -> Path:
     """Mean and 95 % CI per cell, agent and metric; curves when the grid has one field."""
     from experiments.plots import line_plot
-    from experiments.report import fmt_stat, markdown_to_html
+    from experiments.report import TABLE_METRICS, fmt_stat, markdown_to_html
 
     manifest = json.loads((out_dir / MANIFEST).read_text())
     rows = [json.loads(p.read_text()) for p in sorted((out_dir / "results").glob("*.json"))]
@@ -224,7 +224,7 @@ def write_sweep_report(out_dir: Path) -> Path:
     lines = [f"# noveltygym sweep: {out_dir.name}", "",
              f"Grid: {manifest['grid']}; {manifest['seeds']} seed(s) per cell; {len(rows)} trials finished. "
              "Means over seeds ± half the 95 % CI.", ""]
-    metrics = ("novel_clusters_per_user", "watch_time_per_user", "positive_rate", "active_days_per_user", "entropy")
+    metrics = TABLE_METRICS
     lines.append("| cell | agent | " + " | ".join(metrics) + " |")
     lines.append("|---" * (len(metrics) + 2) + "|")
     for cell in table:

@@ -13,11 +13,17 @@ saved sequence model / SB3 zip), ``explore_slots``, ``request_share``, ``history
 ``markov_path`` a saved selector), selector keywords (``c``, ``prior_n``, ...) via
 ``selector_kwargs``. Flat agents take their own knobs (``epsilon``, ``temperature``, ``bonus``,
 ``entropy_weight``).
+
+Selectors are entries of ``SELECTORS`` (``register_selector`` adds one) that say what a run
+must build for them: ``LOGS`` (logged interactions) or ``TABLE`` (a language model's table);
+``agent_needs`` answers it for any agent name, so runs (``experiments.pipeline``) provide
+what an agent declares instead of testing names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from agents.base import Agent
@@ -42,7 +48,6 @@ from agents.selectors.oracle import OracleSelector
 from agents.selectors.random_novel import RandomNovelSelector
 from envs.world import World
 
-SELECTORS = ("llm", "oracle", "markov", "random", "ucb", "thompson")
 ITEM_POLICIES = ("engagement", "random", "quality", "sequence", "ppo")
 FLAT: dict[str, Callable[..., Agent]] = {
     "exploit": ExploitRecommender,
@@ -55,40 +60,103 @@ FLAT: dict[str, Callable[..., Agent]] = {
 }
 
 
+# What an agent needs that a run must build for it (``experiments.pipeline`` provides each):
+LOGS = "logs"  # logged interactions (envs.logs), passed as logs=
+TABLE = "table"  # a language model's transition table (llm.table), passed as table=
+PPO = "ppo"  # an SB3 item policy trained in the simulator, passed as item_model=
+
+
+@dataclass(frozen=True)
+class SelectorEntry:
+    """How to build a selector, ``build(world, history_length, **kwargs)``, and what it needs
+    (``LOGS``, ``TABLE``): a run builds those once and passes them as keyword arguments."""
+
+    build: Callable[..., OptionSelector]
+    needs: frozenset[str] = frozenset()
+
+
+def _markov(world: World, history_length: int, logs: Any = None, markov_path: Any = None, **_: Any) -> MarkovSelector:
+    sel = MarkovSelector(world.level.n_clusters, history_length)
+    if markov_path is not None:
+        return sel.load(markov_path)
+    if logs is None:
+        raise ConfigError(
+            "the Markov selector counts transitions in logs: pass logs=envs.logs.organic_logs(world, ...) "
+            "or markov_path= a saved selector"
+        )
+    return sel.fit(logs)
+
+
+def _llm(world: World, history_length: int, table: Any = None, **_: Any) -> LLMTableSelector:
+    m = world.level.n_clusters
+    if table is None:
+        raise ConfigError("the LLM selector needs table= a transition table folder (llm.table) or table object")
+    if isinstance(table, (str, bytes)) or hasattr(table, "__fspath__"):
+        return LLMTableSelector.from_path(table, m)  # type: ignore[arg-type]
+    return LLMTableSelector(table, m)
+
+
+SELECTORS: dict[str, SelectorEntry] = {
+    "llm": SelectorEntry(_llm, frozenset({TABLE})),
+    "oracle": SelectorEntry(lambda world, history_length, **_: OracleSelector(world)),
+    "markov": SelectorEntry(_markov, frozenset({LOGS})),
+    "random": SelectorEntry(lambda world, history_length, **_: RandomNovelSelector(world.level.n_clusters)),
+    "ucb": SelectorEntry(lambda world, history_length, **kw: UCBSelector(world.level.n_clusters, **kw)),
+    "thompson": SelectorEntry(lambda world, history_length, **kw: ThompsonSelector(world.level.n_clusters, **kw)),
+}
+_BANDIT_AGENTS = ("ucb", "thompson")  # the bandit selectors also run as agents under their own name
+
+
+def register_selector(name: str, build: Callable[..., OptionSelector], needs: Iterable[str] = ()) -> None:
+    """Add a selector: ``hierarchical-NAME`` (and ``hierarchical-NAME-ppo``) then runs everywhere
+    agents run, and a run provides what it ``needs`` (``LOGS``, ``TABLE``)."""
+    unknown = set(needs) - {LOGS, TABLE}
+    if unknown:
+        raise ConfigError(f"selector {name!r} needs {sorted(unknown)}; a run provides only {[LOGS, TABLE]}")
+    if not name or name.endswith("-ppo"):
+        raise ConfigError(f"selector name {name!r} must be non-empty and not end in '-ppo'")
+    SELECTORS[name] = SelectorEntry(build, frozenset(needs))
+
+
 def available_agents() -> list[str]:
-    names = [*FLAT, "ucb", "thompson"]
+    names = [*FLAT, *_BANDIT_AGENTS]
     names += [f"hierarchical-{s}" for s in SELECTORS] + [f"hierarchical-{s}-ppo" for s in SELECTORS]
     return sorted(names)
 
 
+def _parse(name: str) -> tuple[str | None, bool]:
+    """(selector name or None for a flat agent, whether the name asks for the PPO item policy);
+    ConfigError for an unknown name."""
+    if name in FLAT:
+        return None, False
+    selector, ppo = name, False
+    if name not in _BANDIT_AGENTS:
+        selector = name.removeprefix("hierarchical-") if name.startswith("hierarchical-") else ""
+        if selector.endswith("-ppo"):
+            selector, ppo = selector.removesuffix("-ppo"), True
+    if selector not in SELECTORS:
+        raise ConfigError(f"unknown agent {name!r}; choose one of {available_agents()}")
+    return selector, ppo
+
+
+def is_hierarchical(name: str) -> bool:
+    """Whether ``name`` is a selector + item policy + exploit agent (takes explore_slots, ...)."""
+    return _parse(name)[0] is not None
+
+
+def agent_needs(name: str, item_policy: Any = None) -> frozenset[str]:
+    """What a run must build for agent ``name`` (``LOGS``, ``TABLE``, ``PPO``), given the
+    ``item_policy`` it is configured with; ConfigError for an unknown name."""
+    selector, ppo = _parse(name)
+    if selector is None:
+        return frozenset()
+    return SELECTORS[selector].needs | ({PPO} if ppo or item_policy == "ppo" else frozenset())
+
+
 def make_selector(name: str, world: World, history_length: int = 2, **kwargs: Any) -> OptionSelector:
-    m = world.level.n_clusters
-    if name == "oracle":
-        return OracleSelector(world)
-    if name == "random":
-        return RandomNovelSelector(m)
-    if name == "ucb":
-        return UCBSelector(m, **kwargs)
-    if name == "thompson":
-        return ThompsonSelector(m, **kwargs)
-    if name == "markov":
-        sel = MarkovSelector(m, history_length)
-        if kwargs.get("markov_path") is not None:
-            return sel.load(kwargs["markov_path"])
-        if kwargs.get("logs") is None:
-            raise ConfigError(
-                "the Markov selector counts transitions in logs: pass logs=envs.logs.organic_logs(world, ...) "
-                "or markov_path= a saved selector"
-            )
-        return sel.fit(kwargs["logs"])
-    if name == "llm":
-        table = kwargs.get("table")
-        if table is None:
-            raise ConfigError("the LLM selector needs table= a transition table folder (llm.table) or table object")
-        if isinstance(table, (str, bytes)) or hasattr(table, "__fspath__"):
-            return LLMTableSelector.from_path(table, m)  # type: ignore[arg-type]
-        return LLMTableSelector(table, m)
-    raise ConfigError(f"unknown selector {name!r}; choose one of {SELECTORS}")
+    if name not in SELECTORS:
+        raise ConfigError(f"unknown selector {name!r}; choose one of {tuple(SELECTORS)}")
+    return SELECTORS[name].build(world, history_length, **kwargs)
 
 
 def make_item_policy(
@@ -129,16 +197,10 @@ def make_agent(name: str, world: World, seed: int = 0, **kwargs: Any) -> Agent:
     """Build the agent called ``name`` for ``world`` (see the module docstring for names and knobs)."""
     if name in FLAT:
         return FLAT[name](world, seed=seed, **kwargs)
-    selector_name = None
-    if name in ("ucb", "thompson"):
-        selector_name = name
-    elif name.startswith("hierarchical-"):
-        selector_name = name.removeprefix("hierarchical-")
-        if selector_name.endswith("-ppo"):
-            selector_name = selector_name.removesuffix("-ppo")
-            kwargs.setdefault("item_policy", "ppo")
-    if selector_name not in SELECTORS:
-        raise ConfigError(f"unknown agent {name!r}; choose one of {available_agents()}")
+    selector_name, ppo = _parse(name)
+    assert selector_name is not None  # flat names returned above
+    if ppo:
+        kwargs.setdefault("item_policy", "ppo")
     hier = {k: kwargs.pop(k) for k in _HIER_KEYS if k in kwargs}
     item_name = kwargs.pop("item_policy", "engagement")
     item_model = kwargs.pop("item_model", None)

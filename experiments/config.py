@@ -172,15 +172,9 @@ class AgentSpec:
 
     @property
     def is_hierarchical(self) -> bool:
-        return self.name.startswith("hierarchical-") or self.name in ("ucb", "thompson")
+        from agents.registry import is_hierarchical
 
-    @property
-    def needs_llm(self) -> bool:
-        return self.name.startswith("hierarchical-llm")
-
-    @property
-    def needs_logs(self) -> bool:
-        return self.needs_llm or self.name.startswith("hierarchical-markov")
+        return is_hierarchical(self.name)
 
 
 @dataclass
@@ -248,6 +242,15 @@ class RunConfig:
             kwargs.update({k: v for k, v in shared.items() if v is not None})
         kwargs.update(spec.params)
         return kwargs
+
+    def agent_needs(self, spec: AgentSpec) -> frozenset[str]:
+        """What a run builds for this agent, as the agent's registry entry declares it
+        (``agents.registry.agent_needs``: logs, a language model's table, a PPO item policy)."""
+        from agents.registry import PPO, agent_needs
+
+        kwargs = self.agent_kwargs(spec)
+        needs = agent_needs(spec.name, kwargs.get("item_policy"))
+        return needs - {PPO} if "item_model" in kwargs else needs  # a given item model is used as is
 
 
 def _world_from_raw(raw: Any) -> WorldSection:

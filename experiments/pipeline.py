@@ -165,20 +165,19 @@ def _cached_table(path: Path, model_dir: str | Path) -> Any:
 
 
 def prepare(world: World, cfg: RunConfig, cache: Path, progress: bool = True) -> Artifacts:
+    """Build once what the configured agents declare they need (``agents.registry``)."""
+    from agents.registry import LOGS, PPO, TABLE
+
+    needs = frozenset().union(*(cfg.agent_needs(a) for a in cfg.agents))
     art = Artifacts()
-    if any(a.needs_logs for a in cfg.agents):
+    if needs & {LOGS, TABLE}:  # a language model is trained on the logs
         art.logs = logged_interactions(world, cfg, cache)
-    if any(a.needs_llm for a in cfg.agents):
+    if TABLE in needs:
         assert art.logs is not None
         art.table, art.llm = language_model(world, cfg, art.logs, cache, progress)
-    if any(_wants_ppo(cfg, a) for a in cfg.agents):
+    if PPO in needs:
         art.item_model = item_policy_model(world, cfg, cache)
     return art
-
-
-def _wants_ppo(cfg: RunConfig, spec: AgentSpec) -> bool:
-    kwargs = cfg.agent_kwargs(spec)
-    return (kwargs.get("item_policy") == "ppo" or spec.name.endswith("-ppo")) and "item_model" not in kwargs
 
 
 def item_policy_model(world: World, cfg: RunConfig, cache: Path) -> Path:
@@ -198,13 +197,15 @@ def item_policy_model(world: World, cfg: RunConfig, cache: Path) -> Path:
 
 def make(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> Any:
     from agents import make_agent
+    from agents.registry import LOGS, PPO, TABLE
 
     kwargs = cfg.agent_kwargs(spec)
-    if _wants_ppo(cfg, spec):
+    needs = cfg.agent_needs(spec)
+    if PPO in needs:
         kwargs["item_model"] = str(art.item_model)
-    if spec.needs_llm:
+    if TABLE in needs:
         kwargs.setdefault("table", art.table)
-    elif spec.needs_logs:
+    if LOGS in needs:
         kwargs.setdefault("logs", art.logs)
     return make_agent(spec.name, world, seed=seed, **kwargs)
 

@@ -212,3 +212,47 @@ def test_a_pretrained_model_is_fine_tuned_or_the_run_says_it_is_not(tmp_path: Pa
     (model,) = tuned.glob("cache/llm/*/model")
     meta = read_metadata(model)
     assert meta["kind"] == "fine-tuned" and meta["base"] == str(pretrained)
+
+
+def test_a_registered_selector_gets_what_it_declares(tmp_path: Path, fast_raw: dict,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new selector is one class plus one registry entry: a run builds the logs it declares,
+    passes them in, and evaluates it like any shipped agent. No edit in experiments/."""
+    import numpy as np
+    import tomli_w
+
+    from agents import registry
+    from agents.selectors.base import OptionSelector
+
+    class MostLogged(OptionSelector):
+        """Always the cluster engaged most often in the logs (a toy)."""
+
+        name = "most-logged"
+
+        def __init__(self, n_clusters: int, logs) -> None:
+            super().__init__(n_clusters)
+            engaged = logs["cluster"][logs["cluster"] >= 0]  # -1: no click
+            self.best = int(np.bincount(engaged, minlength=n_clusters).argmax())
+
+        def select(self, history, window, rng):
+            return np.full(len(history), self.best, dtype=np.int64)
+
+    built: list[object] = []
+
+    def build(world, history_length, logs=None, **_):
+        built.append(logs)
+        return MostLogged(world.level.n_clusters, logs)
+
+    monkeypatch.setattr(registry, "SELECTORS", dict(registry.SELECTORS))  # undone after the test
+    registry.register_selector("most-logged", build, needs=[registry.LOGS])
+    assert registry.agent_needs("hierarchical-most-logged") == {registry.LOGS}
+    fast_raw["agents"] = [{"name": "hierarchical-most-logged"}]
+    config = tmp_path / "toy.toml"
+    config.write_text(tomli_w.dumps(fast_raw))
+    out = tmp_path / "run"
+    assert main(["run", str(config), "--out", str(out), "--quiet"]) == 0
+    assert built and all(len(logs) > 0 for logs in built)  # the run's logged interactions
+    summary = json.loads((out / "summary.json").read_text())
+    assert list(summary["agents"]) == ["hierarchical-most-logged"]
+    with pytest.raises(Exception, match="needs"):
+        registry.register_selector("bad", build, needs=["a GPU"])

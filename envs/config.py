@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from envs.errors import ConfigError
+from envs.typed import check_fields
 
 ChoiceModel = Literal["mnl", "proportional"]
 RewardKind = Literal["watch_time", "clicks", "likes", "positive", "utility"]
@@ -100,6 +101,7 @@ class WorldConfig:
     recsim_interest_step: float = 0.3
 
     def __post_init__(self) -> None:
+        check_fields(self, "WorldConfig")  # every field's type, before the ranges below
         positive_ints = (
             "n_items", "embedding_dim", "slate_size", "history_length",
             "max_session_steps", "horizon_days", "n_active_anchors",

@@ -34,8 +34,8 @@ from typing import Any, Literal, get_type_hints
 
 from envs import WorldConfig, make_world
 from envs.errors import ConfigError
+from envs.typed import convert, from_dict, to_dict
 from envs.world import World
-from experiments.typed import convert, from_dict, to_dict
 
 if sys.version_info >= (3, 11):
     import tomllib

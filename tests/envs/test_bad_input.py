@@ -106,3 +106,33 @@ def test_step_before_reset_and_after_end(tiny_world: envs.World) -> None:
 
 def test_float_integral_slates_are_accepted(vec: envs.InterestExplorationVectorEnv) -> None:
     vec.step(np.array([[0.0, 1.0, 2.0], [3.0, 4.0, 5.0]]))
+
+
+def test_world_config_fuzz_gives_a_config_or_a_config_error() -> None:
+    """1,000 random field/value pairs: each gives a WorldConfig whose fields hold their annotated
+    types, or a ConfigError that names the field; nothing else (no TypeError, no later surprise)."""
+    import dataclasses
+    import typing
+
+    from envs.typed import convert
+
+    values: list[object] = [
+        None, True, False, 0, 1, -1, 3, 0.0, 0.5, -0.5, 1.5, float("nan"), float("inf"), "x", "mnl",
+        "proportional", "subtopic", "watch_time", [], [1], [0.2, 0.9], (0.9, 0.2), {}, {"domains": []},
+        ("a",), (("a",), ("b",)), object(), b"bytes", 10**30,
+    ]
+    hints = typing.get_type_hints(envs.WorldConfig)
+    names = [f.name for f in dataclasses.fields(envs.WorldConfig)]
+    rng = np.random.default_rng(0)
+    accepted = 0
+    for _ in range(1000):
+        name, value = names[rng.integers(len(names))], values[rng.integers(len(values))]
+        try:
+            config = envs.WorldConfig(**{name: value})
+        except ConfigError as exc:
+            assert f"WorldConfig.{name}" in str(exc) or "WorldConfig." in str(exc)
+            continue
+        accepted += 1
+        for field in names:  # every field now holds a value of its annotated type
+            assert convert(hints[field], getattr(config, field), field) == getattr(config, field)
+    assert 0 < accepted < 1000

@@ -1,9 +1,12 @@
-"""Build dataclasses from nested dicts (TOML/YAML) with strict checks: unknown keys and wrong
-types are rejected with the dotted path of the bad field (e.g. ``agents[2].exploration_slots``)."""
+"""Values checked against their type annotations, and dataclasses built from nested dicts
+(TOML/YAML), strictly: unknown keys and wrong types are rejected with the dotted path of the bad
+field (e.g. ``agents[2].exploration_slots``). ``WorldConfig`` checks its own fields with
+``check_fields``; ``experiments.config`` builds run configs from files with ``from_dict``."""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from typing import Any, TypeVar, get_args, get_origin, get_type_hints
@@ -89,6 +92,24 @@ def convert(tp: Any, value: Any, path: str) -> Any:
             raise ConfigError(f"{path}={value!r} must be a string")
         return value
     return value
+
+
+def check_fields(obj: Any, owner: str) -> None:
+    """Check every field of dataclass instance ``obj`` against its annotation (``convert``), in
+    place: ConfigError naming ``owner.field``, the value and what it must be; ints given for
+    floats become floats and lists for tuples become tuples (frozen dataclasses too)."""
+    cls: type = type(obj)
+    hints = _hints(cls)
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        checked = convert(hints[f.name], value, f"{owner}.{f.name}")
+        if checked is not value:
+            object.__setattr__(obj, f.name, checked)
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return get_type_hints(cls)
 
 
 def to_dict(obj: Any) -> Any:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from agents.sampling import exclusion_shift
 from agents.types import Obs
 from envs.kernels.chunks import run_in_chunks
 
@@ -60,7 +61,7 @@ def fill_clusters(exploit: ExploitRecommender, obs: Obs, n: int, rng: np.random.
     cfg = exploit.config
     window = np.ascontiguousarray(obs["clusters"])
     b, h = window.shape
-    recency = (cfg.recency_decay ** np.arange(h - 1, -1, -1, dtype=np.float64)).astype(np.float32)
+    recency = exploit.recency_weights(h)
     resp = np.ascontiguousarray(obs["responses"], dtype=np.float32)
     u = rng.random((b, n), dtype=np.float32)
     clusters = np.empty((b, n), dtype=window.dtype)
@@ -70,10 +71,8 @@ def fill_clusters(exploit: ExploitRecommender, obs: Obs, n: int, rng: np.random.
         lambda lo, hi: kernels.fill_cluster_rows(lo, hi, window, resp, recency, bonus, u, clusters, empty),
         b, ALIGN, "agents.fill_clusters",
     )
-    if empty.any():  # no history yet: popular clusters (the reference's draw)
-        m = len(exploit.cluster_cum)
-        uu = rng.random((int(empty.sum()), n)) * exploit.cluster_cum[-1]
-        clusters[empty] = np.searchsorted(exploit.cluster_cum, uu, side="right").clip(max=m - 1)
+    if empty.any():  # no history yet
+        clusters[empty] = exploit.popular_clusters(int(empty.sum()), n, rng)
     return clusters
 
 
@@ -122,9 +121,7 @@ def top_k_members(
                   ALIGN, "agents.top_k")
     rows = np.flatnonzero(flagged)
     if len(rows):
-        # The reference's shift: the spread of all valid scores of all rows, plus one.
-        lo_, hi_ = low.min(initial=np.inf), high.max(initial=-np.inf)
-        shift = np.asarray(hi_ - lo_ + 1.0 if np.isfinite(hi_ - lo_) else 1e9, dtype=s.dtype)
+        shift = exclusion_shift(low.min(initial=np.inf), high.max(initial=-np.inf), s.dtype)
         run_in_chunks(
             lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], mem, s, ex, by_cluster, shift[()], out),
             len(rows), ALIGN, "agents.top_k_excluded",

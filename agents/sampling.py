@@ -14,6 +14,7 @@ Two tools cover every item choice of the agents:
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -183,8 +184,7 @@ def top_k_members(members: np.ndarray, scores: np.ndarray, k: int, exclude: np.n
         # small cluster the user has fully seen still yields items.
         lo = np.min(s, where=valid, initial=np.inf)
         hi = np.max(s, where=valid, initial=-np.inf)
-        shift = hi - lo + 1.0 if np.isfinite(hi - lo) else 1e9
-        np.subtract(s, np.asarray(shift, dtype=s.dtype), out=s, where=hit)
+        np.subtract(s, exclusion_shift(lo, hi, s.dtype), out=s, where=hit)
     out = np.full((b, k), -1, dtype=np.int64)
     first_wins = np.arange(p, 0, -1, dtype=np.int16 if p < 2**15 else np.int64)[:, None]
     cols = np.arange(b)
@@ -196,6 +196,13 @@ def top_k_members(members: np.ndarray, scores: np.ndarray, k: int, exclude: np.n
         out[:, i] = np.where(best > -np.inf, np.take(mem, pick, mode="clip"), -1)
         np.put(s, pick, -np.inf, mode="clip")
     return out
+
+
+def exclusion_shift(low: Any, high: Any, dtype: np.dtype) -> np.ndarray:
+    """What ``top_k_members`` subtracts from excluded members' scores: the spread of all valid
+    scores (``low``..``high``) plus one, so they rank after every other member; 1e9 when there
+    is no valid score. A 0-d array of the scores' ``dtype``."""
+    return np.asarray(high - low + 1.0 if np.isfinite(high - low) else 1e9, dtype=dtype)
 
 
 def duplicate_mask(slate: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:

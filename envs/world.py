@@ -45,8 +45,6 @@ class World:
         # level name -> the last answer of oracle_latent_clusters on numba worlds (where the
         # next search starts)
         self._nearest_memo: dict[str, np.ndarray] = {}
-        # level name -> (squared centroid norms, centroid_neighbours) for the compiled search
-        self._centroid_neighbours: dict[str, tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]] = {}
         if self._kernels is None:
             self.backend = "numpy"  # asked for, or the dynamics have no compiled twin
         rng = np.random.default_rng(seed)
@@ -293,10 +291,7 @@ class World:
         if last is None or last.shape != pos.shape[:2]:
             nearest = interest.nearest_clusters(pos, lvl.centroids)  # a full search: BLAS is fastest
         else:
-            if lvl.name not in self._centroid_neighbours:
-                sq_norms = (lvl.centroids**2).sum(axis=1)  # as the reference computes it
-                self._centroid_neighbours[lvl.name] = (sq_norms, self._kernels.centroid_neighbours(lvl.centroids))
-            sq_norms, neighbours = self._centroid_neighbours[lvl.name]
+            sq_norms, neighbours = self._kernels.level_search_tables(lvl)
             nearest = self._kernels.nearest_clusters(pos, lvl.centroids, sq_norms, neighbours, last)
         self._nearest_memo[lvl.name] = nearest
         return nearest.copy()

@@ -11,6 +11,7 @@ cache; the numpy form spends its time on many passes over (B, S, ...) temporarie
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -22,6 +23,7 @@ from envs.kernels.common import BLOCK, choose, jit, mark_inactive, record_and_ob
 from envs.state import Events, InterestState
 
 if TYPE_CHECKING:
+    from envs.clusters import ClusterLevel
     from envs.world import World
 
 
@@ -277,6 +279,13 @@ def centroid_neighbours(centroids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         order[lo : lo + len(d2)] = np.take_along_axis(near, sort, axis=1)
         dist[lo : lo + len(d2)] = np.sqrt(np.maximum(np.take_along_axis(near_d2, sort, axis=1), 0.0))
     return order, dist
+
+
+@lru_cache(maxsize=16)
+def level_search_tables(level: ClusterLevel) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """What ``nearest_clusters`` needs of a level, built once per level: its centroids' squared
+    norms as the reference computes them, and ``centroid_neighbours``."""
+    return (level.centroids**2).sum(axis=1), centroid_neighbours(level.centroids)
 
 
 def nearest_clusters(anchor_pos: np.ndarray, centroids: np.ndarray, sq_norms: np.ndarray,

@@ -90,6 +90,26 @@ def record_and_observe(
 
 
 @jit
+def empty_session_row(
+    i, budget0, hist_items, hist_clusters, hist_responses, engaged, budget, day, session_steps, session_positive,
+    days_away, done, terminated,
+):  # type: ignore[no-untyped-def]
+    """Row i of a session as ``envs.session.empty_session`` makes it (user id aside): a new user
+    in the slot, with a budget of ``budget0``."""
+    hist_items[i, :] = -1
+    hist_clusters[i, :] = -1
+    hist_responses[i, :, :] = 0.0
+    engaged[i, :] = 0
+    budget[i] = budget0
+    day[i] = 0
+    session_steps[i] = 0
+    session_positive[i] = 0
+    days_away[i] = 0
+    done[i] = False
+    terminated[i] = False
+
+
+@jit
 def record(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged):  # type: ignore[no-untyped-def]
     """For users lo..hi-1, after a world's pass has written their clicks into ``ev``: set ``ev.novel`` and
     ``ev.unexpected``, append each click to the history window and positive ones to the

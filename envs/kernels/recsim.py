@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from envs.kernels.chunks import run_in_chunks
-from envs.kernels.common import BLOCK, choose, jit, mark_inactive, observe_rows, record
+from envs.kernels.common import BLOCK, choose, empty_session_row, jit, mark_inactive, observe_rows, record
 from envs.recsim import MIN_NORMALIZER, NO_CLICK_MASS
 from envs.state import Events, RecSimState
 
@@ -255,14 +255,5 @@ def _rollout(
                     for t in range(n_topics):
                         state, u = splitmix(state)
                         interests[i, t] = np.float32(2.0 * u - 1.0)
-                    hist_items[i, :] = -1
-                    hist_clusters[i, :] = -1
-                    hist_responses[i, :, :] = 0.0
-                    engaged[i, :] = 0
-                    budget[i] = budget0
-                    day[i] = 0
-                    session_steps[i] = 0
-                    session_positive[i] = 0
-                    days_away[i] = 0
-                    done[i] = False
-                    terminated[i] = False
+                    empty_session_row(i, budget0, hist_items, hist_clusters, hist_responses, engaged, budget, day,
+                                      session_steps, session_positive, days_away, done, terminated)

@@ -21,7 +21,7 @@ settings:
   recommender; its own selector (``IteratedMultinomialLogitChoiceModel``, a logit and a Gumbel
   draw per user and document) ran the engine at ~1.3M user-steps/s at 10k users, ~3x slower,
   so the cheaper draw is the fair one.
-- **agent in the loop**: a Python policy (``random_slates``, numpy, ~0.1 ms per 10k users)
+- **agent in the loop**: a Python policy (``envs.spaces.SlateSpace.sample``, numpy)
   picks every slate; the env returns observations, rewards and events to Python at every
   request. noveltygym: ``InterestExplorationVectorEnv`` on the RecSim preset. RecSim NG: this
   project's adapter ``RecSimNGVectorEnv`` (its step compiled to a graph, traced in the warm-up).
@@ -31,25 +31,25 @@ RecSim NG's application has its own interest-evolution user, who clicks far less
 the figures compare engines, not users. Warm-ups (compilation, tracing) are not timed.
 
 Figures of three full runs, one after the other on this 2-core VM with nothing else heavy
-running (load average 0.6-1.25, this benchmark's own two threads included; each figure the
+running (load average 0.7-1.3, this benchmark's own two threads included; each figure the
 fastest of 3 after a warm-up), in user-steps/s, engine alone | agent in the loop:
 
     users  horizon   run   noveltygym  RecSim NG  ratio  |  noveltygym  RecSim NG  ratio
-    1,000      100     1   11,483,528  1,903,439   6.0x  |   4,162,811    344,799  12.1x
-                       2   12,011,135  1,122,994  10.7x  |   4,075,457    308,142  13.2x
-                       3   11,402,264  1,369,207   8.3x  |   4,686,566    261,732  17.9x
-    10,000     100     1   21,980,914  3,710,088   5.9x  |   7,439,587  1,029,521   7.2x
-                       2   23,059,594  4,888,060   4.7x  |   8,411,358    953,092   8.8x
-                       3   22,723,834  4,423,147   5.1x  |   7,842,892    941,482   8.3x
-    100,000     20     1   21,062,371  4,351,406   4.8x  |   8,017,440  1,563,867   5.1x
-                       2   17,199,374  4,977,238   3.5x  |   7,429,394  1,678,422   4.4x
-                       3   19,292,698  4,178,284   4.6x  |   7,781,110  1,758,709   4.4x
+    1,000      100     1   13,291,953  1,536,417   8.7x  |   5,177,013    341,221  15.2x
+                       2   15,545,886  1,820,806   8.5x  |   5,431,025    377,811  14.4x
+                       3   15,950,622  1,938,845   8.2x  |   4,851,106    508,774   9.5x
+    10,000     100     1   20,951,210  3,545,370   5.9x  |   8,464,663  1,090,460   7.8x
+                       2   24,220,261  4,061,611   6.0x  |  12,165,420  1,065,160  11.4x
+                       3   24,695,024  5,322,131   4.6x  |  11,112,365  1,288,761   8.6x
+    100,000     20     1   20,889,460  4,892,951   4.3x  |   8,096,113  1,942,968   4.2x
+                       2   13,104,117  4,349,123   3.0x  |   7,253,420  1,892,593   3.8x
+                       3   23,030,902  4,249,962   5.4x  |   8,150,511  1,924,433   4.2x
 
 At 100k users the horizon is 20 (``--large-horizon``) to keep the run near a minute; both
 sides fit in memory (a process running all four at 100k users peaked at 1.8 GB). The 5x
-target at 10k users: with the agent in the loop in every run (7.2-8.8x); with the engine
-alone in two runs of three (4.7-5.9x: noveltygym's figure varies by 5 %, RecSim NG's graph
-by 30 % from run to run).
+target at 10k users: with the agent in the loop in every run (7.8-11.4x); with the engine
+alone in two runs of three (4.6-6.0x: noveltygym's figure varies by 15 %, RecSim NG's graph
+by 50 % from run to run).
 
 Cost per user-step against this machine's limit (2 cores of an AMD EPYC, Zen 4, 2.6 GHz,
 AVX-512; 2 x 2 MB L2, 32 MB L3). noveltygym's kernel does about 40 floating-point operations
@@ -62,17 +62,17 @@ rollout keeps a block of 256 users (~180 kB) in L2 for the whole horizon, so wha
 is about 0.7 kB / horizon per user-step, ~7 B at horizon 100. The limits that follow:
 arithmetic, ~40 flop against 2 x 2.6 GHz x 32 flop/cycle (FMA, AVX-512) ~ 166 Gflop/s, allows
 ~4e9 user-steps/s; memory, ~7 B against 26 GB/s (one thread's numpy copy ``b[:] = a`` of 400 MB
-float64 arrays, read + write counted, best of 5), ~4e9/s. The kernel's measured ~22e6
+float64 arrays, read + write counted, best of 5), ~4e9/s. The kernel's measured ~21-25e6
 user-steps/s (~90 ns per user-step per core, ~230 cycles; 14e6 on one thread) is two orders of
 magnitude under both: it is bound by latency, the serial chain of one user's step (the gathers
 of the slate's topics and interests, the branchy choice and history shift, ~15 event stores),
 not by arithmetic or traffic. With numba's own generator (MT19937 behind a per-thread state)
 the draws alone took 28 ns a user-step and the rollout ran ~15e6/s. Further speed would come
 from interleaving users (SIMD over a block), not from fewer bytes. RecSim NG's graph runs each
-of its ~100 ops as a pass over all users, which is why it gains with the population (1.1-1.9M
-at 1k, 4.2-5.0M at 100k). The vector env streams the whole population's state and writes a new
+of its ~100 ops as a pass over all users, which is why it gains with the population (1.5-1.9M
+at 1k, 4.2-4.9M at 100k). The vector env streams the whole population's state and writes a new
 observation each request (~1.5 kB per user-step; at 10k users that is ~11 MB and stays in L3;
-17M/s at DRAM speed at larger sizes), plus Python's per-step cost, hence ~35 % of the engine
+17M/s at DRAM speed at larger sizes), plus Python's per-step cost, hence ~40-50 % of the engine
 alone at 10k users.
 
 The last line is one JSON object: ``engine_alone`` and ``agent_in_loop``, each with
@@ -100,6 +100,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
 import envs
 from envs.recsim_ng import compat
+from envs.spaces import SlateSpace
 
 N_TOPICS = 20
 N_DOCS = 100
@@ -118,19 +119,6 @@ def _timed(warm_up: Callable[[], None], run: Callable[[], None], reps: int) -> f
         run()
         best = min(best, time.perf_counter() - start)
     return best
-
-
-def random_slates(rng: np.random.Generator, n_users: int, n_docs: int = N_DOCS, k: int = SLATE_SIZE) -> np.ndarray:
-    """(n_users, k) int64 slates of k distinct documents, every such slate equally likely: the
-    j-th pick is uniform over the n_docs - j documents not taken yet (a draw below n_docs - j,
-    moved up past each taken document it reaches, smallest first)."""
-    out = np.empty((n_users, k), dtype=np.int64)
-    for j in range(k):
-        x = rng.integers(n_docs - j, size=n_users)
-        for taken in np.sort(out[:, :j], axis=1).T:
-            x += x >= taken
-        out[:, j] = x
-    return out
 
 
 # --- engine alone ------------------------------------------------------------------------------
@@ -164,12 +152,12 @@ def recsim_ng_engine(n_users: int, horizon: int, reps: int) -> float:
 def noveltygym_loop(n_users: int, horizon: int, reps: int) -> float:
     """noveltygym's vector env on the RecSim preset, a random slate per user per request."""
     env = envs.InterestExplorationVectorEnv(n_users, world=_world())
-    rng = np.random.default_rng(1)
+    policy = SlateSpace(N_DOCS, SLATE_SIZE, seed=1, n_users=n_users)  # uniform slates of distinct documents
 
     def episode(steps: int) -> None:
         env.reset(seed=0)
         for _ in range(steps):
-            env.step(random_slates(rng, n_users))
+            env.step(policy.sample())
 
     seconds = _timed(lambda: episode(2), lambda: episode(horizon), reps)
     env.close()
@@ -183,12 +171,12 @@ def recsim_ng_loop(n_users: int, horizon: int, reps: int) -> float:
     env = RecSimNGVectorEnv(
         n_users, horizon=horizon, history_length=HISTORY, num_topics=N_TOPICS, num_docs=N_DOCS, slate_size=SLATE_SIZE
     )
-    rng = np.random.default_rng(1)
+    policy = SlateSpace(N_DOCS, SLATE_SIZE, seed=1, n_users=n_users)  # uniform slates of distinct documents
 
     def episode(steps: int) -> None:
         env.reset(seed=0)
         for _ in range(steps):
-            env.step(random_slates(rng, n_users))
+            env.step(policy.sample())
 
     seconds = _timed(lambda: episode(min(horizon, 2)), lambda: episode(horizon), reps)
     return n_users * horizon / seconds

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.sampling import exclusion_shift
+from agents.sampling import exclusion_shift, no_distinct_slates
 from agents.types import Obs
 from envs.kernels.chunks import run_in_chunks
 
@@ -164,8 +164,6 @@ def make_distinct(
     rounds: int = 8,
 ) -> np.ndarray:
     """``agents.sampling.make_distinct``."""
-    from agents.errors import EmptyClusterError
-
     slate = np.array(slate, dtype=np.int64, order="C")
     b, s = slate.shape
     n_items = len(sampler.order)
@@ -190,6 +188,4 @@ def make_distinct(
                 sampler.check(c[at_row[:n], at_col[:n]])
         else:
             slate[at_row[:n], at_col[:n]] = rng.integers(0, n_items, size=n)
-    raise EmptyClusterError(
-        f"could not make slates of {s} distinct items from a corpus of {n_items}; lower the slate size"
-    )
+    raise no_distinct_slates(s, n_items)

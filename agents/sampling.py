@@ -250,6 +250,11 @@ def make_distinct(
         else:
             sub[dup] = rng.integers(0, n_items, size=int(dup.sum()))
         slate[rows] = sub
-    raise EmptyClusterError(
-        f"could not make slates of {slate.shape[1]} distinct items from a corpus of {n_items}; lower the slate size"
+    raise no_distinct_slates(slate.shape[1], n_items)
+
+
+def no_distinct_slates(slate_size: int, n_items: int) -> EmptyClusterError:
+    """The error of ``make_distinct`` (and its compiled twin) when rows keep repeating an item."""
+    return EmptyClusterError(
+        f"could not make slates of {slate_size} distinct items from a corpus of {n_items}; lower the slate size"
     )

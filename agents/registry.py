@@ -12,7 +12,9 @@ saved sequence model / SB3 zip), ``explore_slots``, ``request_share``, ``history
 ``table`` (llm: a table folder or a table object), ``logs`` (markov: logs to count, or
 ``markov_path`` a saved selector), selector keywords (``c``, ``prior_n``, ...) via
 ``selector_kwargs``. Flat agents take their own knobs (``epsilon``, ``temperature``, ``bonus``,
-``entropy_weight``).
+``entropy_weight``). ``exploit`` (an ``ExploitConfig`` or a dict of its fields, e.g.
+``{"retrain": False}``) configures the exploitation recommender of ``exploit`` and of every
+hierarchical agent.
 
 Selectors are entries of ``SELECTORS`` (``register_selector`` adds one) that say what a run
 must build for them: ``LOGS`` (logged interactions) or ``TABLE`` (a language model's table);
@@ -28,7 +30,7 @@ from typing import Any
 
 from agents.base import Agent
 from agents.errors import ConfigError
-from agents.exploit import ExploitRecommender
+from agents.exploit import ExploitConfig, ExploitRecommender
 from agents.flat import (
     BoltzmannAgent,
     EntropyAgent,
@@ -193,9 +195,27 @@ def make_item_policy(
 _HIER_KEYS = ("explore_slots", "request_share", "history_length")
 
 
+def exploit_config(value: Any) -> ExploitConfig:
+    """An ``ExploitConfig`` from itself, a dict of its fields, or None (the defaults)."""
+    if value is None or isinstance(value, ExploitConfig):
+        return value or ExploitConfig()
+    if not isinstance(value, dict):
+        raise ConfigError(f"exploit={value!r} must be a table of ExploitConfig fields, e.g. {{retrain = false}}")
+    known = set(ExploitConfig.__dataclass_fields__)
+    unknown = sorted(set(value) - known)
+    if unknown:
+        raise ConfigError(f"exploit: unknown fields {unknown}; ExploitConfig takes {sorted(known)}")
+    return ExploitConfig(**value)
+
+
 def make_agent(name: str, world: World, seed: int = 0, **kwargs: Any) -> Agent:
     """Build the agent called ``name`` for ``world`` (see the module docstring for names and knobs)."""
+    exploit_settings = kwargs.pop("exploit", None)
+    if name == "exploit":
+        return ExploitRecommender(world, seed=seed, config=exploit_config(exploit_settings), **kwargs)
     if name in FLAT:
+        if exploit_settings is not None:
+            raise ConfigError(f"agent {name!r} takes no exploit= settings; only exploit and hierarchical agents do")
         return FLAT[name](world, seed=seed, **kwargs)
     selector_name, ppo = _parse(name)
     assert selector_name is not None  # flat names returned above
@@ -210,7 +230,7 @@ def make_agent(name: str, world: World, seed: int = 0, **kwargs: Any) -> Agent:
             selector_kwargs[key] = kwargs.pop(key)
     if kwargs:
         raise ConfigError(f"make_agent({name!r}) got unknown arguments {sorted(kwargs)}")
-    exploit = ExploitRecommender(world, seed)
+    exploit = ExploitRecommender(world, seed, exploit_config(exploit_settings))
     selector = make_selector(selector_name, world, hier.get("history_length", 2), **selector_kwargs)
     items = make_item_policy(item_name, world, exploit, item_model)
     return HierarchicalAgent(world, selector, items, exploit, seed=seed, name=name, **hier)

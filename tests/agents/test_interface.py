@@ -73,3 +73,26 @@ def test_last_distinct_drops_repeats_and_pads():
     np.testing.assert_array_equal(padded[:2], [[5, 7], [2, 2]])
     np.testing.assert_array_equal(known, [True, True, False])
     assert in_window(np.array([7, 9, 1]), window).tolist() == [True, False, False]
+
+
+@pytest.mark.parametrize("name", ["exploit", "hierarchical-random"])
+def test_exploit_learns_from_its_own_logs_only_when_retraining_is_on(tiny, name):
+    weights = {}
+    for retrain in (True, False):
+        agent = make_agent(name, tiny, seed=0, exploit={"retrain": retrain})
+        exploit = agent if name == "exploit" else agent.exploit
+        before = exploit.item_weights.copy()
+        run_agent(agent, tiny, n_users=32, n_steps=25, seed=0)
+        assert exploit.stats.item_shown.sum() > 0  # it records either way
+        weights[retrain] = (before, exploit.item_weights)
+    assert not np.array_equal(*weights[True])
+    np.testing.assert_array_equal(*weights[False])
+
+
+def test_exploit_settings_are_checked(tiny):
+    with pytest.raises(ConfigError, match="unknown fields \\['retrian'\\]"):
+        make_agent("exploit", tiny, exploit={"retrian": False})
+    with pytest.raises(ConfigError, match="retrain='no' must be true or false"):
+        make_agent("hierarchical-random", tiny, exploit={"retrain": "no"})
+    with pytest.raises(ConfigError, match="takes no exploit= settings"):
+        make_agent("popularity", tiny, exploit={"retrain": False})

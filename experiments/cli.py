@@ -5,7 +5,8 @@
     noveltygym sweep CONFIG --grid field=v1,v2 ... --seeds N [--workers K] [--backend local|ray]
     noveltygym report DIR                      regenerate a run's or a sweep's report
     noveltygym llm {data,train,evaluate,table} the language layer (see `noveltygym llm -h`)
-    noveltygym demo feedback-loop              how a feedback loop narrows what people see
+    noveltygym demo feedback-loop [--html OUT.html | --serve]
+                                               how a feedback loop narrows what people see
     noveltygym paper [--quick]                 the paper's claims, reproduced in the simulator
 """
 
@@ -57,6 +58,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("demo", help="demonstrations for teaching")
     p.add_argument("which", choices=("feedback-loop",))
+    page = p.add_mutually_exclusive_group()
+    page.add_argument("--html", type=Path, default=None, metavar="OUT.html",
+                      help="write the interactive page (one offline HTML file) instead of the static report")
+    page.add_argument("--serve", action="store_true",
+                      help="start the live page: each control change runs a new small simulation")
+    p.add_argument("--port", type=int, default=5006, help="--serve: port (default 5006)")
+    p.add_argument("--address", default="127.0.0.1", help="--serve: address to bind (default 127.0.0.1)")
+    p.add_argument("--workers", type=int, default=2, help="--html: runs in parallel (default 2)")
     _common(p)
 
     p = sub.add_parser("paper", help="reproduce the paper's claims (5 seeds; --quick for a smoke run)")
@@ -112,15 +121,33 @@ def _dispatch(args: argparse.Namespace) -> int:
         path = write_sweep_report(args.folder) if is_sweep(args.folder) else write_report(args.folder)
         print(path)
     elif args.command == "demo":
-        from experiments.demo import feedback_loop_demo
-
-        print(feedback_loop_demo(args.out, args.overrides, progress))
+        _demo(args, progress)
     elif args.command == "paper":
         from experiments.paper import run_paper
 
         print(run_paper(args.out, quick=args.quick, workers=args.workers, resume=args.resume,
                         overrides=args.overrides, progress=progress))
     return 0
+
+
+def _demo(args: argparse.Namespace, progress: bool) -> None:
+    if args.html is not None:
+        from experiments.feedback_page import write_page
+
+        print(write_page(args.html, args.overrides, args.out, args.workers, progress))
+    elif args.serve:
+        from experiments.feedback_page import serve
+
+        server, url = serve(args.port, args.address, args.overrides, args.out, progress)
+        print(f"serving the live feedback-loop page at {url} (Ctrl+C stops it)", flush=True)
+        try:
+            server.io_loop.start()
+        finally:
+            server.stop()
+    else:
+        from experiments.demo import feedback_loop_demo
+
+        print(feedback_loop_demo(args.out, args.overrides, progress))
 
 
 def _print_result(out: Path) -> None:

@@ -26,7 +26,7 @@ log = logging.getLogger("noveltygym")
 LAZY_TABLE_ROWS = 200_000
 
 
-def _key(*parts: Any) -> str:
+def cache_key(*parts: Any) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -50,7 +50,7 @@ def logged_interactions(world: World, cfg: RunConfig, cache: Path) -> pd.DataFra
     from envs.logs import organic_logs
 
     section = cfg.logs
-    path = cache / "logs" / f"{_key(_world_key(cfg), section.__dict__)}.parquet"
+    path = cache / "logs" / f"{cache_key(_world_key(cfg), section.__dict__)}.parquet"
     with file_lock(path.with_suffix(".lock")):
         if path.exists():
             return pd.read_parquet(path)
@@ -92,7 +92,7 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
     from llm.table import LazyTransitionTable, build_table
 
     config = llm_config(cfg)
-    key = _key(_world_key(cfg), cfg.logs.__dict__, cfg.llm.__dict__, config.to_dict())
+    key = cache_key(_world_key(cfg), cfg.logs.__dict__, cfg.llm.__dict__, config.to_dict())
     root = cache / "llm" / key
     level = world.level
     info: dict[str, Any] = {"model": cfg.llm.model, "cache": str(root)}
@@ -184,7 +184,7 @@ def item_policy_model(world: World, cfg: RunConfig, cache: Path) -> Path:
     """The SB3 item policy for ``*-ppo`` agents: trained in the simulator once per world, cached."""
     from agents.items.sb3 import train_item_policy
 
-    path = cache / "items" / f"ppo-{_key(_world_key(cfg), cfg.agent.ppo_timesteps)}.zip"
+    path = cache / "items" / f"ppo-{cache_key(_world_key(cfg), cfg.agent.ppo_timesteps)}.zip"
     with file_lock(path.with_suffix(".lock")):
         if not path.exists():
             t0 = time.perf_counter()
@@ -222,15 +222,16 @@ class TrialResult:
     seconds: float
 
 
-def evaluate_one(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> TrialResult:
-    from agents.evaluate import exploration_split, run_agent
+def simulate(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> tuple[Any, list[float]]:
+    """Serve ``cfg.eval.n_users`` users with the agent of ``spec`` for ``cfg.eval.n_steps`` steps:
+    the event log, and the mean entropy of users' hidden interests after each step (NaN for
+    RecSim NG, which keeps them inside TensorFlow)."""
+    from agents.evaluate import run_agent
 
-    t0 = time.perf_counter()
     agent = make(world, cfg, spec, art, seed)
     entropy: list[float] = []
 
     def record(env: Any) -> None:
-        # Hidden interests exist for noveltygym's users; RecSim NG keeps them inside TensorFlow.
         state = getattr(env, "population_state", None)
         entropy.append(float(world.oracle_interest_entropy(state).mean()) if state is not None else float("nan"))
 
@@ -239,14 +240,29 @@ def evaluate_one(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, 
         event_log = run_agent(agent, world, cfg.eval.n_users, cfg.eval.n_steps, seed=seed, on_step=record, env=env)
     finally:
         env.close()
-    m = world.level.n_clusters
-    summary = summarize(event_log, m, world.corpus.n_items, seed=seed)
-    summary.update(exploration_split(event_log))
+    return event_log, entropy
+
+
+def step_frame(event_log: Any, entropy: list[float], n_clusters: int, n_users: int, seed: int) -> pd.DataFrame:
+    """Per-step means of a run: novelty, enjoyment, hidden-interest entropy, homogenization,
+    new clusters per user so far."""
     steps = pd.DataFrame(per_step_means(event_log))
     steps.insert(0, "step", np.arange(len(steps)))
     steps["interest_entropy"] = entropy
-    steps["homogenization"] = windowed_homogenization(event_log, m, seed=seed)
-    steps["novel_cumulative"] = (steps["novel_rate"] * steps["active_users"]).cumsum() / cfg.eval.n_users
+    steps["homogenization"] = windowed_homogenization(event_log, n_clusters, seed=seed)
+    steps["novel_cumulative"] = (steps["novel_rate"] * steps["active_users"]).cumsum() / n_users
+    return steps
+
+
+def evaluate_one(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> TrialResult:
+    from agents.evaluate import exploration_split
+
+    t0 = time.perf_counter()
+    event_log, entropy = simulate(world, cfg, spec, art, seed)
+    m = world.level.n_clusters
+    summary = summarize(event_log, m, world.corpus.n_items, seed=seed)
+    summary.update(exploration_split(event_log))
+    steps = step_frame(event_log, entropy, m, cfg.eval.n_users, seed)
     users = pd.DataFrame(per_user_metrics(event_log, m))
     for frame in (steps, users):
         frame.insert(0, "seed", seed)

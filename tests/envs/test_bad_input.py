@@ -136,3 +136,15 @@ def test_world_config_fuzz_gives_a_config_or_a_config_error() -> None:
         for field in names:  # every field now holds a value of its annotated type
             assert convert(hints[field], getattr(config, field), field) == getattr(config, field)
     assert 0 < accepted < 1000
+
+
+def test_atomic_writes_get_the_mode_a_plain_open_gives(tmp_path):
+    import os
+
+    from envs.files import atomic_write
+
+    plain, atomic = tmp_path / "plain.txt", tmp_path / "atomic.txt"
+    plain.write_text("x")
+    atomic_write(atomic, lambda p: p.write_text("x"))
+    assert os.stat(atomic).st_mode == os.stat(plain).st_mode
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temporary left

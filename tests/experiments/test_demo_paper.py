@@ -8,13 +8,7 @@ import pytest
 
 from experiments.cli import main
 from experiments.paper import _claim_novelty_and_enjoyment
-
-TINY = [
-    "world.preset='tiny'", "eval.n_users=32", "eval.n_steps=20", "eval.seeds=[0, 1]",
-    "logs.n_users=200", "logs.n_steps=30", "llm.settings.model.n_embd=32", "llm.settings.model.n_layer=1",
-    "llm.settings.model.n_head=2", "llm.settings.train.pretrain_steps=20", "llm.settings.train.sft_steps=40",
-    "llm.settings.train.eval_every=20", "llm.settings.train.batch_size=32",
-]
+from tests.experiments.conftest import TINY
 
 
 def test_feedback_loop_demo_writes_a_captioned_report(tmp_path: Path, capsys) -> None:

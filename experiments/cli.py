@@ -8,6 +8,8 @@
     noveltygym demo feedback-loop [--html OUT.html | --serve]
                                                how a feedback loop narrows what people see
     noveltygym paper [--quick]                 the paper's claims, reproduced in the simulator
+    noveltygym real movielens [--path DIR] [--level genre|combo|svd]
+                                               the language layer on real logs, and the simulator against them
 """
 
 from __future__ import annotations
@@ -73,6 +75,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--resume", action="store_true")
     _common(p)
+    p = sub.add_parser("real", help="the language layer on real logs (MovieLens), against counting baselines")
+    p.add_argument("dataset", choices=("movielens",))
+    p.add_argument("--path", default=None, help="a MovieLens folder (ml-latest(-small), ml-100k, ml-1m); "
+                                                 "default: the embedded ml-latest-small")
+    p.add_argument("--level", choices=("genre", "combo", "svd"), default="combo",
+                   help="clusters: genre (coarse), genre combination (fine, default), svd (k-means on embeddings)")
+    p.add_argument("--k", type=int, default=30, help="clusters of --level svd (default 30)")
+    p.add_argument("--positive-rating", type=float, default=4.0, help="ratings >= this are positive (default 4)")
+    p.add_argument("--seed", type=int, default=0)
+    _common(p)
     return parser
 
 
@@ -122,6 +134,13 @@ def _dispatch(args: argparse.Namespace) -> int:
         print(path)
     elif args.command == "demo":
         _demo(args, progress)
+    elif args.command == "real":
+        from experiments.reallogs.study import real_config, run_movielens
+
+        raw = {"path": args.path, "level": args.level, "k": args.k, "positive_rating": args.positive_rating,
+               "seed": args.seed}
+        out = run_movielens(real_config(raw, args.overrides), args.out, progress)
+        _print_real(out)
     elif args.command == "paper":
         from experiments.paper import run_paper
 
@@ -148,6 +167,17 @@ def _demo(args: argparse.Namespace, progress: bool) -> None:
         from experiments.demo import feedback_loop_demo
 
         print(feedback_loop_demo(args.out, args.overrides, progress))
+
+
+def _print_real(out: Path) -> None:
+    import json
+
+    from experiments.reallogs.report import calibration_markdown, evaluation_table
+
+    print(evaluation_table(json.loads((out / "evaluation.json").read_text())))
+    print()
+    print(calibration_markdown(json.loads((out / "calibration.json").read_text())))
+    print(f"\nreport: {out / 'report.md'}")
 
 
 def _print_result(out: Path) -> None:

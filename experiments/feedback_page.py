@@ -295,15 +295,14 @@ def write_page(html: str | Path, overrides: list[str] | None = None, folder: str
                workers: int = 2, progress: bool = True) -> Path:
     """``noveltygym demo feedback-loop --html OUT.html``: run (or load from the cache) every setting
     and write the page. The runs, cache and log go to ``folder`` (default: OUT_runs beside the page)."""
+    html = Path(html)
+    if html.suffix.lower() not in (".html", ".htm"):
+        raise ConfigError(f"--html {str(html)!r} must name an .html file, e.g. --html feedback_loop.html")
     _bokeh()
     from bokeh.embed import file_html
     from bokeh.resources import INLINE
 
     from experiments.rundir import write_json, write_text
-
-    html = Path(html)
-    if html.suffix.lower() not in (".html", ".htm"):
-        raise ConfigError(f"--html {str(html)!r} must name an .html file, e.g. --html feedback_loop.html")
     folder = Path(folder) if folder else html.with_name(f"{html.stem}_runs")
     t0 = time.perf_counter()
     cfg = page_config(overrides)

@@ -48,6 +48,12 @@ def forward_last(model, ids: torch.Tensor, cache=None):
     return out.logits[:, -1, :].float(), new_cache
 
 
+def forward_all(model, ids: torch.Tensor, cache) -> torch.Tensor:
+    """Run ``ids`` (B, T) after ``cache``; the logits at every position (B, T, V)."""
+    kwargs = {"use_cache": True, _cache_keyword(type(model)): cache}  # type: ignore[arg-type]
+    return model(input_ids=ids, **kwargs).logits.float()
+
+
 def prompt_batches(rows: Sequence[PromptRow], batch_size: int) -> Iterator[list[int]]:
     """Row indices in batches whose rows have equal prefix and suffix lengths.
 

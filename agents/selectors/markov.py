@@ -140,6 +140,28 @@ class MarkovSelector(OptionSelector, Trainable):
             self._draw(history, rng), window, lambda rows: self._draw(history[rows], rng), contains=self.in_window
         )
 
+    def scores(self, history: np.ndarray) -> np.ndarray:
+        """(N, M) ranking scores of every cluster after each history (N, L), for top-k hit rates:
+        sum over orders k of 4^k x (share of c among the transitions after the last k clusters),
+        plus the popularity share of c. Longer contexts dominate; shorter ones break their ties
+        and rank alone where the longer one was never logged (a smoothed back-off)."""
+        n, m = len(history), self.n_clusters
+        out = np.zeros((n, m))
+        for k in range(1, self.history_length + 1):
+            tab = self.tables.get(k)
+            if tab is None or not len(tab["keys"]):
+                continue
+            ctx = history[:, -k:]
+            rows = np.flatnonzero((ctx >= 0).all(axis=1))
+            pos = self._table_rows(k, context_index(ctx[rows], m))
+            rows, pos = rows[pos >= 0], pos[pos >= 0]
+            counts = np.diff(np.concatenate([[0.0], tab["cum"]]))
+            for row, p in zip(rows.tolist(), pos.tolist(), strict=True):
+                lo, hi = tab["offsets"][p], tab["offsets"][p + 1]
+                out[row, tab["targets"][lo:hi]] += 4.0**k * counts[lo:hi] / counts[lo:hi].sum()
+        popularity = np.diff(np.concatenate([[0.0], self.target_cum]))
+        return out + popularity / popularity.sum()
+
     # --- persistence --------------------------------------------------------------------------
     def _meta(self) -> dict[str, int]:
         return {"n_clusters": self.n_clusters, "history_length": self.history_length}

@@ -99,3 +99,30 @@ def test_processor_blocks_everything_outside_the_trie():
     scores = proc(torch.zeros((1, 3), dtype=torch.long), torch.zeros((1, len(lm.tokenizer))))
     allowed = set(torch.isfinite(scores[0]).nonzero().ravel().tolist())
     assert allowed == {lm.tokenizer.convert_tokens_to_ids("alpha"), lm.tokenizer.convert_tokens_to_ids("gamma")}
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(level, st.integers(0, 2**16), st.integers(1, 3))
+def test_scores_are_the_log_probability_of_each_whole_answer(descriptions, seed, history_length):
+    lm = tiny_lm(descriptions, seed)
+    histories = np.random.default_rng(seed).integers(0, len(descriptions), size=(5, history_length))
+    scores = lm.score(histories, max_rows=7)  # several small batches
+    assert scores.shape == (5, len(descriptions)) and (scores < 0).all()
+    # Answers are prefix-free, so their probabilities are disjoint events: they sum to at most 1.
+    assert (np.exp(scores.astype(np.float64)).sum(axis=1) <= 1 + 1e-4).all()
+    # The same number from one plain forward pass over prompt + answer, without the shared cache.
+    h, c = 0, len(descriptions) - 1
+    prompt = [t for part in lm.rows(histories[h:h + 1])[0] for t in part]
+    ids = torch.tensor([prompt + lm.encoder.answers[c]])
+    with torch.inference_mode():
+        logp = torch.log_softmax(lm.model(input_ids=ids).logits[0].float(), dim=-1)
+    plain = sum(logp[len(prompt) - 1 + j, t].item() for j, t in enumerate(lm.encoder.answers[c]))
+    assert scores[h, c] == pytest.approx(plain, abs=1e-4)
+
+
+def test_a_trained_model_ranks_the_rule_first(trained_lm):
+    from tests.llm.conftest import M, rule
+
+    histories = np.stack([np.arange(M), (np.arange(M) + 1) % M], axis=1)
+    top = trained_lm.score(histories).argmax(axis=1)
+    assert (top == rule(histories[:, 1])).mean() > 0.8

@@ -19,12 +19,12 @@ from llm import prompts
 from llm.config import GenerationConfig
 from llm.decoding import (
     PromptRow,
-    forward_all,
     free_decode,
     prompt_batches,
     repeat_rows,
     run_prompts,
     trie_decode,
+    trie_scores,
 )
 from llm.descriptions import DescriptionsLike, as_descriptions
 from llm.errors import ConfigError
@@ -186,30 +186,17 @@ class ClusterLM:
     ) -> np.ndarray:
         """(N, M) float32 log-probability of every description's complete answer (end mark
         included) after each history's prompt: the model's ranking of all clusters, for top-k
-        hit rates. Each prompt runs once; its KV cache is repeated for the M answers, which run
-        together, padded to the longest (padding never enters a score)."""
+        hit rates. Each prompt runs once; the answers then walk the trie together
+        (:func:`llm.decoding.trie_scores`), ``max_rows`` (prompt, trie state) rows at most."""
         arr = self._check(histories)
         m = self.n_clusters
-        lengths = torch.tensor([len(a) for a in self.encoder.answers])
-        width = int(lengths.max())
-        answers = torch.zeros((m, width), dtype=torch.long)
-        for c, answer in enumerate(self.encoder.answers):
-            answers[c, : len(answer)] = torch.tensor(answer)
-        real = torch.arange(width)[None, :] < lengths[:, None]  # (M, A) answer positions
         rows = self.rows(arr, shots)
-        self._check_fits(rows, width)
+        self._check_fits(rows, self.trie.max_depth)
         out = np.empty((len(arr), m), dtype=np.float32)
-        per_batch = max(1, max_rows // m)  # prompts per pass: M answer rows each
+        per_batch = max(1, max_rows // m)  # a trie level holds at most M states per prompt
         for batch in tqdm(list(prompt_batches(rows, per_batch)), disable=not progress, desc="score", unit="batch"):
             logits, cache = run_prompts(self.model, [rows[i] for i in batch], self.device)
-            logits, cache = repeat_rows(logits, cache, m)  # (B*M, V): row b*M + c answers c
-            ids = answers.repeat(len(batch), 1).to(self.device)
-            step_logits = logits[:, None, :]  # (B*M, A, V): the logits before each answer token
-            if width > 1:
-                step_logits = torch.cat([step_logits, forward_all(self.model, ids[:, :-1], cache)], dim=1)
-            logp = torch.log_softmax(step_logits.float(), dim=-1).gather(2, ids[:, :, None])[:, :, 0]
-            logp = (logp.view(len(batch), m, width) * real[None].to(logp.device)).sum(dim=2)
-            out[batch] = logp.cpu().numpy()
+            out[batch] = trie_scores(self.model, self.trie, logits, cache).numpy()
         return out
 
     @torch.inference_mode()

@@ -46,7 +46,7 @@ class RealConfig:
     positive_rating: float = POSITIVE_RATING
     history_length: int = 2
     seed: int = 0
-    max_examples: int = 3000
+    max_examples: int = 1500
     """Held-out transitions evaluated (a seeded sample when there are more): every method
     scores all clusters for each, which is what costs time for a language model."""
     few_shot: int = 5

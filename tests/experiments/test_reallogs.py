@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from envs.errors import ConfigError, DataError
@@ -190,3 +191,29 @@ def test_noveltygym_real_movielens_end_to_end(tmp_path: Path, capsys) -> None:
     assert main(["real", "movielens", "--out", str(tmp_path / "x"), "--set", "colour=1"]) == 2
     assert "unknown config key 'colour'" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()  # refused before anything is written
+
+
+def test_calibration_figures_on_logs_known_by_hand() -> None:
+    from experiments.reallogs.calibration import conditional_entropy, gini, log_figures
+
+    # user 0: a a b c (positives), user 1: c d c d; one negative row that must not count.
+    rows = [(0, 0, 0), (0, 1, 0), (0, 2, 1), (0, 3, 2), (1, 0, 2), (1, 1, 3), (1, 2, 2), (1, 3, 3)]
+    logs = pd.DataFrame([(u, t, 0, c, 1) for u, t, c in rows] + [(1, 4, 0, 1, 0)],
+                        columns=["user", "time", "item", "cluster", "engagement"])
+    f = log_figures(logs, n_clusters=4)
+    assert f["new_per_100"] == pytest.approx((100 * 3 / 4 + 100 * 2 / 4) / 2)
+    assert f["repeat_rate"] == pytest.approx(1 / 6)  # a->a among 6 consecutive pairs of one user
+    assert f["interests_p50"] == 2.5
+    # transitions (L=2): user 0 (a,b)->c; user 1 (c,d)->c is not novel, so one transition: certain.
+    assert f["cond_entropy_bits"] == 0.0 and f["bayes_top1"] == 1.0
+    assert gini(np.array([5, 5, 5])) == 0.0 and gini(np.array([0, 0, 9])) == pytest.approx(2 / 3)
+    two_way = conditional_entropy(np.array([[0, 1], [0, 1]]), np.array([2, 3]), 4)
+    assert two_way == pytest.approx(1.0)
+
+
+def test_the_movielens_preset_is_a_world() -> None:
+    from envs import PRESETS, make_world
+
+    world = make_world("movielens", cluster_level="domain")
+    assert world.config == PRESETS["movielens"].replace(cluster_level="domain")
+    assert world.config.n_active_anchors > PRESETS["default"].n_active_anchors

@@ -1,0 +1,94 @@
+"""Fit the simulator's ``movielens`` preset to MovieLens (rerun: ``python -m experiments.reallogs.fit``).
+
+A seeded random search over the world knobs that shape how people wander between interests
+(``KNOBS``), each candidate scored by the mean relative error of its organic logs' figures
+(``calibration.log_figures``, simulator domains against MovieLens genres) against the real
+ones. It prints every figure real / default / fitted with whether it is within ``TOLERANCE``,
+and the overrides to paste into ``envs.config.PRESETS["movielens"]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from experiments.reallogs.calibration import FIGURES, log_figures, simulated_figures
+
+KNOBS: dict[str, tuple[str, float, float]] = {
+    "n_active_anchors": ("int", 1, 8),  # interests a person starts with
+    "affinity_width": ("float", 0.15, 0.6),  # how far from an interest an item still appeals
+    "w_satiation": ("float", 0.0, 4.0),  # how much recent repeats of a cluster bore
+    "satiation_decay": ("float", 0.3, 0.95),  # how long that boredom lasts
+    "no_click_utility": ("float", 1.0, 5.0),  # how picky people are (fewer clicks when higher)
+    "churn_rate": ("float", 0.0, 0.05),  # daily chance of leaving for good
+    "return_bias": ("float", -2.0, 2.0),  # how readily people come back another day
+}
+TOLERANCE = 0.15
+"""A fitted figure counts as matching within 15 % of the real one."""
+
+
+def distance(sim: dict[str, float], real: dict[str, float]) -> float:
+    """Mean relative error over the figures."""
+    return float(np.mean([abs(sim[f] - real[f]) / max(abs(real[f]), 1e-9) for f in FIGURES]))
+
+
+def sample(rng: np.random.Generator) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, (kind, lo, hi) in KNOBS.items():
+        out[name] = int(rng.integers(int(lo), int(hi) + 1)) if kind == "int" else round(float(rng.uniform(lo, hi)), 3)
+    return out
+
+
+def fit(real: dict[str, float], trials: int = 40, seed: int = 0, progress: bool = True) -> tuple[dict, dict, float]:
+    """The best knobs of ``trials`` seeded random candidates, their figures and distance."""
+    rng = np.random.default_rng(seed)
+    best: tuple[dict, dict, float] = ({}, {}, float("inf"))
+    for _ in tqdm(range(trials), desc="fit", disable=not progress):
+        knobs = sample(rng)
+        figures, _ = simulated_figures("default", seed, **knobs)
+        d = distance(figures, real)
+        if d < best[2]:
+            best = (knobs, figures, d)
+    return best
+
+
+def table(real: dict[str, float], default: dict[str, float], fitted: dict[str, float]) -> str:
+    lines = ["| figure | MovieLens (genres) | simulator default | simulator movielens | within 15 % |",
+             "|---|---|---|---|---|"]
+    for f in FIGURES:
+        ok = abs(fitted[f] - real[f]) <= TOLERANCE * abs(real[f])
+        lines.append(f"| {f} | {real[f]:.3f} | {default[f]:.3f} | {fitted[f]:.3f} | {'yes' if ok else 'no'} |")
+    return "\n".join(lines)
+
+
+def real_figures(path: str | None = None) -> dict[str, float]:
+    from experiments.reallogs.clusters import genre_clusters
+    from experiments.reallogs.loader import load_movielens
+
+    ml = load_movielens(path)
+    genres = genre_clusters(ml)
+    return log_figures(ml.to_logs(genres.item_cluster), genres.n_clusters)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m experiments.reallogs.fit", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--trials", type=int, default=40)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--path", default=None, help="a MovieLens folder (default: the embedded ml-latest-small)")
+    args = parser.parse_args(argv)
+    real = real_figures(args.path)
+    default, _ = simulated_figures("default", args.seed)
+    knobs, fitted, d = fit(real, args.trials, args.seed)
+    print(table(real, default, fitted))
+    print(f"\nmean relative error: default {distance(default, real):.3f}, fitted {d:.3f}")
+    print("overrides:", json.dumps(knobs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

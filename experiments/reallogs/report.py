@@ -66,11 +66,7 @@ def hit_rate_plot(path: Path, evaluation: dict[str, Any]) -> Path:
                 errs[1].append(100 * s["ci95"][1] - m if s["n"] else 0)
             x = [i + (j - 0.5) * width for i in range(len(methods))]
             ax.bar(x, means, width, yerr=errs, capsize=3, label=words)
-        if metric == "top1":
-            for part, style in (("seen", "--"), ("unseen", ":")):
-                ref = evaluation["reference"][part]
-                ax.axhline(100 * ref["bayes_top1"], color="black", linestyle=style, linewidth=1,
-                           label=f"Bayes bound ({part})")
+        if metric == "top1":  # the in-sample Bayes bound is in the table: near 100 % where histories are rare
             ax.axhline(100 * evaluation["reference"]["all"]["chance_top1"], color="grey", linewidth=1, label="chance")
         ax.set_xticks(range(len(methods)))
         ax.set_xticklabels(methods, rotation=25, ha="right", fontsize=8)

@@ -50,11 +50,11 @@ def _anchor_leaves(world: World, n: int, rng: np.random.Generator) -> tuple[np.n
         names = list(world.taxonomy.subtopics)
         fixed = [names.index(x) for x in (*cfg.fixed_anchors[0], *cfg.fixed_anchors[1])]
         return np.tile(np.asarray(fixed, dtype=np.int64), (n, 1)), latent
-    n_leaves = world.taxonomy.n_leaves
     neighbours = world.leaf_neighbours  # (n_leaves, NEIGHBOURS)
     journeys = world.leaf_journeys  # (n_leaves, JOURNEYS)
     leaves = np.empty((n, n_act + n_lat), dtype=np.int64)
-    leaves[:, 0] = rng.integers(0, n_leaves, size=n)
+    anywhere_of = _leaf_sampler(world)
+    leaves[:, 0] = anywhere_of(rng, n)
     for a in range(1, n_act + n_lat):
         # Further active interests lie near an earlier one half of the time (interests cluster).
         # Latent ones follow the population's journeys from an active interest with probability
@@ -65,9 +65,23 @@ def _anchor_leaves(world: World, n: int, rng: np.random.Generator) -> tuple[np.n
         near_of = leaves[np.arange(n), rng.integers(0, n_act if latent_a else a, size=n)]
         targets = journeys if latent_a else neighbours
         near = targets[near_of, rng.integers(0, targets.shape[1], size=n)]
-        anywhere = rng.integers(0, n_leaves, size=n)
+        anywhere = anywhere_of(rng, n)
         leaves[:, a] = np.where(rng.random(n) < locality, near, anywhere)
     return leaves, latent
+
+
+def _leaf_sampler(world: World):
+    """``draw(rng, n)``: n subtopics drawn "anywhere": uniformly, or with domain k weighted
+    k^-interest_popularity_skew (each domain's weight shared by its subtopics)."""
+    skew, n_leaves = world.config.interest_popularity_skew, world.taxonomy.n_leaves
+    if skew == 0:
+        return lambda rng, n: rng.integers(0, n_leaves, size=n)
+    tax = world.taxonomy
+    domain = np.asarray(tax.topic_domain)[np.asarray(tax.subtopic_topic)]  # (n_leaves,)
+    domain_weight = np.arange(1, len(tax.domains) + 1, dtype=np.float64) ** -skew
+    weight = domain_weight[domain] / np.bincount(domain, minlength=len(tax.domains))[domain]
+    cum = np.cumsum(weight / weight.sum())
+    return lambda rng, n: np.searchsorted(cum, rng.random(n) * cum[-1], side="right").clip(max=n_leaves - 1)
 
 
 def init_state(world: World, user_id: np.ndarray, rng: np.random.Generator) -> InterestState:

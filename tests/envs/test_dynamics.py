@@ -188,3 +188,22 @@ def test_state_view_is_the_live_state_read_only() -> None:
     env.step(env.action_space.sample())
     assert_same(state_arrays(env.state_view), state_arrays(env.state))  # it follows the env's steps
     env.close()
+
+
+@pytest.mark.parametrize("skew", [0.0, 1.0])
+def test_interest_popularity_skew_weights_domains_by_zipf(skew):
+    from envs.interest import _anchor_leaves
+
+    world = envs.make_world("default", interest_popularity_skew=skew)
+    leaves, _ = _anchor_leaves(world, 40_000, np.random.default_rng(0))
+    tax = world.taxonomy
+    domain = np.asarray(tax.topic_domain)[np.asarray(tax.subtopic_topic)][leaves[:, 0]]  # the "anywhere" draw
+    share = np.bincount(domain, minlength=len(tax.domains)) / len(domain)
+    k = np.arange(1, len(tax.domains) + 1)
+    expected = k**-skew / (k**-skew).sum()
+    np.testing.assert_allclose(share, expected, atol=0.01)
+
+
+def test_a_negative_popularity_skew_is_refused():
+    with pytest.raises(envs.ConfigError, match=r"interest_popularity_skew=-0\.5 must be >= 0"):
+        envs.make_world("default", interest_popularity_skew=-0.5)

@@ -141,9 +141,9 @@ def journey(event_log: Any, world: World, slot: int = JOURNEY_USER) -> dict[str,
 
 def _cache_key(cfg: RunConfig, setting: Setting, seed: int) -> str:
     # What decides a run: the world, the population, the logs and the language model (which
-    # train the Markov and LLM choosers), the setting and the seed.
+    # train the Markov and LLM choosers), the agents' shared knobs, the setting and the seed.
     raw = cfg.to_dict()
-    parts = {k: raw[k] for k in ("world", "eval", "logs", "llm")}
+    parts = {k: raw[k] for k in ("world", "eval", "logs", "llm", "agent")}
     return pipeline.cache_key(parts, setting.key, seed, RUN_FORMAT)
 
 

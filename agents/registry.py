@@ -48,6 +48,7 @@ from agents.selectors.llm_table import LLMTableSelector
 from agents.selectors.markov import MarkovSelector
 from agents.selectors.oracle import OracleSelector
 from agents.selectors.random_novel import RandomNovelSelector
+from envs.typed import from_dict
 from envs.world import World
 
 ITEM_POLICIES = ("engagement", "random", "quality", "sequence", "ppo")
@@ -196,16 +197,11 @@ _HIER_KEYS = ("explore_slots", "request_share", "history_length")
 
 
 def exploit_config(value: Any) -> ExploitConfig:
-    """An ``ExploitConfig`` from itself, a dict of its fields, or None (the defaults)."""
+    """An ``ExploitConfig`` from itself, a dict of its fields (checked by name and type, as
+    config files are), or None (the defaults)."""
     if value is None or isinstance(value, ExploitConfig):
         return value or ExploitConfig()
-    if not isinstance(value, dict):
-        raise ConfigError(f"exploit={value!r} must be a table of ExploitConfig fields, e.g. {{retrain = false}}")
-    known = set(ExploitConfig.__dataclass_fields__)
-    unknown = sorted(set(value) - known)
-    if unknown:
-        raise ConfigError(f"exploit: unknown fields {unknown}; ExploitConfig takes {sorted(known)}")
-    return ExploitConfig(**value)
+    return from_dict(ExploitConfig, value, "exploit")
 
 
 def make_agent(name: str, world: World, seed: int = 0, **kwargs: Any) -> Agent:

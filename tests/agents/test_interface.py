@@ -90,7 +90,7 @@ def test_exploit_learns_from_its_own_logs_only_when_retraining_is_on(tiny, name)
 
 
 def test_exploit_settings_are_checked(tiny):
-    with pytest.raises(ConfigError, match="unknown fields \\['retrian'\\]"):
+    with pytest.raises(ConfigError, match=r"unknown config key 'exploit\.retrian'"):
         make_agent("exploit", tiny, exploit={"retrian": False})
     with pytest.raises(ConfigError, match="retrain='no' must be true or false"):
         make_agent("hierarchical-random", tiny, exploit={"retrain": "no"})

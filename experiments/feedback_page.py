@@ -15,6 +15,7 @@ chart. That table (``combos``) is made here in Python, so the JavaScript only lo
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from pathlib import Path
@@ -84,15 +85,14 @@ def controls() -> dict[str, tuple[str, list[str], list[Any]]]:
     }
 
 
-def setting_at(active: tuple[int, int, int]) -> grid.Setting:
+def setting_at(active: tuple[int, ...]) -> grid.Setting:
     """The setting of the controls' active buttons (share, chooser, retrain)."""
     values = [values for _, _, values in controls().values()]
     return grid.Setting(*(v[i] for v, i in zip(values, active, strict=True)))
 
 
-def all_positions() -> list[tuple[int, int, int]]:
-    counts = [len(values) for _, _, values in controls().values()]
-    return [(a, b, c) for a in range(counts[0]) for b in range(counts[1]) for c in range(counts[2])]
+def all_positions() -> list[tuple[int, ...]]:
+    return list(itertools.product(*(range(len(values)) for _, _, values in controls().values())))
 
 
 def summary_text(setting: grid.Setting, run: dict, base: dict) -> str:
@@ -133,28 +133,29 @@ def chart_data(run: dict) -> dict:
 
 
 def _smooth(values: list[float], width: int) -> list[float]:
+    """Centred moving average (fewer neighbours at the edges), as the static report's rolling mean."""
     if width <= 1:
         return values
-    import numpy as np
+    import pandas as pd
 
-    v = np.asarray(values, dtype=float)
-    kernel = np.ones(width)
-    num = np.convolve(v, kernel, mode="same")
-    den = np.convolve(np.ones_like(v), kernel, mode="same")  # fewer neighbours at the edges
-    return (num / den).round(5).tolist()
+    return pd.Series(values, dtype=float).rolling(width, center=True, min_periods=1).mean().round(5).tolist()
+
+
+def describe(setting: grid.Setting, run: dict, base: dict) -> dict[str, Any]:
+    """What the page shows besides the data for ``setting``: the summary sentence and the
+    journey chart's clusters (the static page's lookup table and the live app both use it)."""
+    return {"text": summary_text(setting, run, base), "factors": journey_factors(base, run)}
 
 
 def combos(runs: dict[str, dict]) -> dict[str, dict]:
-    """For every position of the controls ("i|j|k"): the run shown, the baseline run, the summary
-    sentence and the journey chart's clusters."""
+    """For every position of the controls ("i|j|k"): the run shown, the baseline run, and
+    ``describe``'s sentence and clusters."""
     table = {}
     for pos in all_positions():
         setting = setting_at(pos)
         run, base = runs[setting.run().key], runs[setting.baseline().key]
-        table["|".join(map(str, pos))] = {
-            "run": setting.run().key, "base": setting.baseline().key,
-            "text": summary_text(setting, run, base), "factors": journey_factors(base, run),
-        }
+        table["|".join(map(str, pos))] = {"run": setting.run().key, "base": setting.baseline().key,
+                                          **describe(setting, run, base)}
     return table
 
 
@@ -345,8 +346,7 @@ def serve(port: int = 5006, address: str = "127.0.0.1", overrides: list[str] | N
         def update() -> None:
             setting = setting_at(page.position)
             run, base = simulate(setting.run()), simulate(setting.baseline())
-            combo = {"text": summary_text(setting, run, base), "factors": journey_factors(base, run)}
-            page.show(chart_data(run), chart_data(base), combo)
+            page.show(chart_data(run), chart_data(base), describe(setting, run, base))
 
         def on_change(attr: str, old: Any, new: Any) -> None:
             update()

@@ -90,16 +90,21 @@ def simulated_figures(preset: str = "default", seed: int = 0, **overrides: Any) 
     return log_figures(logs, world.level.n_clusters), world.level.n_clusters
 
 
-def calibration_table(ml: Any, cfg: Any, progress: bool = True) -> dict[str, Any]:
-    """Real (MovieLens genres) against the simulator's default and fitted ``movielens`` worlds
-    (domains); the preset was fitted to the embedded ml-latest-small."""
+def real_figures(ml: Any, positive_rating: float) -> tuple[dict[str, float], int]:
+    """The figures of MovieLens logs at the genre level, and its number of clusters."""
     from experiments.reallogs.clusters import genre_clusters
 
     genres = genre_clusters(ml)
-    real = log_figures(ml.to_logs(genres.item_cluster, cfg.positive_rating), genres.n_clusters)
+    return log_figures(ml.to_logs(genres.item_cluster, positive_rating), genres.n_clusters), genres.n_clusters
+
+
+def calibration_table(ml: Any, cfg: Any) -> dict[str, Any]:
+    """Real (MovieLens genres) against the simulator's default and fitted ``movielens`` worlds
+    (domains); the preset was fitted to the embedded ml-latest-small."""
+    real, m_real = real_figures(ml, cfg.positive_rating)
     default, m_sim = simulated_figures("default", cfg.seed)
     fitted, _ = simulated_figures("movielens", cfg.seed)
     columns = {"real (MovieLens genres)": real, f"simulator default ({SIM_LEVEL}s)": default,
                f"simulator movielens ({SIM_LEVEL}s, fitted)": fitted}
     return {"figures": list(FIGURES), "columns": columns,
-            "clusters": {"real": genres.n_clusters, "simulator": m_sim}}
+            "clusters": {"real": m_real, "simulator": m_sim}}

@@ -105,6 +105,11 @@ Scorer = Callable[[np.ndarray], np.ndarray]
 """histories (N, L) -> (N, M) scores, higher = more likely next."""
 
 
+def parts(seen: np.ndarray) -> dict[str, np.ndarray]:
+    """The example masks every figure is reported on: all, seen and unseen histories."""
+    return {"all": np.ones(len(seen), dtype=bool), "seen": seen, "unseen": ~seen}
+
+
 def evaluate_scorer(scorer: Scorer, ex: Examples, n_clusters: int, seen: np.ndarray, seed: int = 0,
                     top: int = 10) -> dict[str, dict]:
     """Top-1 and top-``top`` hit rates of ``scorer`` on all examples, seen and unseen histories."""
@@ -113,7 +118,7 @@ def evaluate_scorer(scorer: Scorer, ex: Examples, n_clusters: int, seen: np.ndar
     hit1 = ranking[:, 0] == ex.targets
     hitk = (ranking == ex.targets[:, None]).any(axis=1)
     out: dict[str, dict] = {}
-    for part, mask in (("all", np.ones(len(ex), bool)), ("seen", seen), ("unseen", ~seen)):
+    for part, mask in parts(seen).items():
         out[part] = {"top1": bootstrap(hit1[mask], ex.users[mask], seed),
                      f"top{top}": bootstrap(hitk[mask], ex.users[mask], seed)}
     return out

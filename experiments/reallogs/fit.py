@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from experiments.reallogs.calibration import FIGURES, log_figures, simulated_figures
+from experiments.reallogs.calibration import FIGURES, real_figures, simulated_figures
+from experiments.reallogs.loader import POSITIVE_RATING, load_movielens
 
 KNOBS: dict[str, tuple[str, float, float]] = {
     "n_active_anchors": ("int", 1, 8),  # interests a person starts with
@@ -81,15 +82,6 @@ def table(real: dict[str, float], default: dict[str, float], fitted: dict[str, f
     return "\n".join(lines)
 
 
-def real_figures(path: str | None = None) -> dict[str, float]:
-    from experiments.reallogs.clusters import genre_clusters
-    from experiments.reallogs.loader import load_movielens
-
-    ml = load_movielens(path)
-    genres = genre_clusters(ml)
-    return log_figures(ml.to_logs(genres.item_cluster), genres.n_clusters)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.reallogs.fit", description=__doc__.split("\n\n")[0])
     parser.add_argument("--trials", type=int, default=60, help="random candidates (default 60)")
@@ -97,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--path", default=None, help="a MovieLens folder (default: the embedded ml-latest-small)")
     args = parser.parse_args(argv)
-    real = real_figures(args.path)
+    real, _ = real_figures(load_movielens(args.path), POSITIVE_RATING)
     default, _ = simulated_figures("default", args.seed)
     knobs, fitted, d = fit(real, args.trials, args.refine, args.seed)
     print(table(real, default, fitted))

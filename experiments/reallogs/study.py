@@ -114,7 +114,7 @@ def run_movielens(cfg: RealConfig, out: str | Path | None = None, progress: bool
     write_json(out_dir / "evaluation.json", evaluation)
     from experiments.reallogs.calibration import calibration_table
 
-    calibration = calibration_table(ml, cfg, progress)
+    calibration = calibration_table(ml, cfg)
     write_json(out_dir / "calibration.json", calibration)
     from experiments.reallogs.report import write_real_report
 
@@ -127,6 +127,7 @@ def evaluate_methods(ml: MovieLens, clusters: MovieClusters, logs: pd.DataFrame,
                      model_dir: Path, progress: bool) -> dict[str, Any]:
     """Train on the training users, evaluate every method on the test users' transitions."""
     from agents.selectors.markov import MarkovSelector
+    from llm.config import LLMConfig
 
     m, L = clusters.n_clusters, cfg.history_length
     train_users, test_users = ev.split_users(logs["user"].to_numpy(), cfg.seed)
@@ -150,11 +151,12 @@ def evaluate_methods(ml: MovieLens, clusters: MovieClusters, logs: pd.DataFrame,
         "most-popular-novel": lambda h: np.broadcast_to(popularity, (len(h), m)),
         "markov (back-off)": markov.scores,
     }
-    lms = language_models(clusters, train_logs, train, ml, cfg, model_dir, progress)
+    llm_cfg = LLMConfig.from_dict({"data": {"history_length": L}, **cfg.llm})
+    lms = language_models(clusters, train_logs, train, ml, cfg, llm_cfg, model_dir, progress)
     exact = {}
     for name, (lm, shots) in lms.items():
         methods[name] = partial(_lm_scores, lm, shots, progress)
-        exact[name] = exact_match(lm, shots, held_out, seen, cfg.seed)
+        exact[name] = exact_match(lm, shots, held_out, seen, llm_cfg.train.eval_generation, cfg.seed)
 
     results: dict[str, Any] = {}
     for name, scorer in methods.items():
@@ -165,11 +167,10 @@ def evaluate_methods(ml: MovieLens, clusters: MovieClusters, logs: pd.DataFrame,
                 results[name][part]["exact_match"] = exact[name][part]
         log.info("%-28s top-1 %.3f, top-10 %.3f (%.1fs)", name, results[name]["all"]["top1"]["mean"],
                  results[name]["all"]["top10"]["mean"], time.perf_counter() - t)
-    parts = {"all": np.ones(len(held_out), bool), "seen": seen, "unseen": ~seen}
     reference = {part: {"chance_top1": ev.chance_top1(held_out.histories[mask], m),
                         "bayes_top1": ev.bayes_top1(held_out.histories[mask], held_out.targets[mask], m),
                         "n_examples": int(mask.sum()), "n_users": len(np.unique(held_out.users[mask]))}
-                 for part, mask in parts.items()}
+                 for part, mask in ev.parts(seen).items()}
     return {"level": clusters.name, "n_clusters": m, "history_length": L, "methods": results,
             "reference": reference, "n_train_users": len(train_users), "n_test_users": len(test_users),
             "n_train_transitions": len(train), "n_held_out_transitions": n_held_out,
@@ -177,16 +178,15 @@ def evaluate_methods(ml: MovieLens, clusters: MovieClusters, logs: pd.DataFrame,
 
 
 def language_models(clusters: MovieClusters, train_logs: pd.DataFrame, train: ev.Examples, ml: MovieLens,
-                    cfg: RealConfig, model_dir: Path, progress: bool) -> dict[str, tuple[Any, list]]:
+                    cfg: RealConfig, llm_cfg: Any, model_dir: Path, progress: bool) -> dict[str, tuple[Any, list]]:
     """The default model fine-tuned on the training users; the same model merely pretrained,
     and SmolLM2 (when installed), both prompted with ``cfg.few_shot`` training examples."""
-    from llm.config import LLMConfig
     from llm.data import Transitions
+    from llm.errors import MissingExtraError, ModelNotFoundError
     from llm.evaluation import few_shot_examples
     from llm.generation import ClusterLM
     from llm.pipeline import PRETRAINED_DIR, few_shot_fit, train_model
 
-    llm_cfg = LLMConfig.from_dict({"data": {"history_length": cfg.history_length}, **cfg.llm})
     result = train_model(clusters.descriptions, train_logs, movie_texts(ml), model_dir, llm_cfg, cfg.seed,
                          progress=progress, keep_pretrained=True)
     log.info("default model: pretrained %.0fs, fine-tuned %.0fs", result.pretrain_seconds, result.sft_seconds)
@@ -202,7 +202,7 @@ def language_models(clusters: MovieClusters, train_logs: pd.DataFrame, train: ev
     elif cfg.smollm2:
         try:
             smol = ClusterLM.load("smollm2", clusters.descriptions)
-        except Exception as exc:  # the extra is optional: say why it is absent
+        except (MissingExtraError, ModelNotFoundError) as exc:  # the extra is optional: say why it is absent
             log.info("SmolLM2 few-shot not evaluated: %s", exc)
         else:
             out[f"SmolLM2-135M, {cfg.few_shot}-shot"] = (smol, few_shot_examples(pool, cfg.few_shot, cfg.seed))
@@ -213,12 +213,11 @@ def _lm_scores(lm: Any, shots: list, progress: bool, histories: np.ndarray) -> n
     return lm.score(histories, shots=shots, progress=progress)
 
 
-def exact_match(lm: Any, shots: list, held_out: ev.Examples, seen: np.ndarray, seed: int) -> dict[str, Any]:
-    """Free generation (T = 1, top-p 0.95) on each held-out history: does it name a real cluster?"""
-    from llm.config import GenerationConfig
-
+def exact_match(lm: Any, shots: list, held_out: ev.Examples, seen: np.ndarray, generation: Any,
+                seed: int) -> dict[str, Any]:
+    """Free generation on each held-out history (the language layer's held-out settings,
+    ``TrainConfig.eval_generation``: T = 1, top-p 0.95 by default): does it name a real cluster?"""
     uniq, inverse = np.unique(held_out.histories, axis=0, return_inverse=True)
-    free = lm.free(uniq, GenerationConfig(temperature=1.0, top_p=0.95), seed=seed, shots=shots)
+    free = lm.free(uniq, generation, seed=seed, shots=shots)
     hit = free.exact[:, 0][inverse.ravel()].astype(np.float64)
-    return {part: ev.bootstrap(hit[mask], held_out.users[mask], seed)
-            for part, mask in (("all", np.ones(len(hit), bool)), ("seen", seen), ("unseen", ~seen))}
+    return {part: ev.bootstrap(hit[mask], held_out.users[mask], seed) for part, mask in ev.parts(seen).items()}

@@ -1,6 +1,6 @@
 """``make_agent(name, world, **kwargs)``: every agent by a name that says what it is.
 
-Names: ``exploit``; ``hierarchical-{llm,oracle,markov,random,ucb,thompson}`` (option selector +
+Names: ``exploit``; ``hierarchical-{llm,oracle,markov,counts,random,ucb,thompson}`` (option selector +
 item policy + exploit fill); ``ucb`` and ``thompson`` (the cluster bandits as agents, like
 RecSim's ClusterBandit: the same hierarchy with a bandit choosing the cluster); flat
 ``random``, ``popularity``, ``epsilon-greedy``, ``boltzmann``, ``intrinsic``, ``entropy``; and
@@ -9,7 +9,7 @@ the SB3 item-policy variants ``hierarchical-{selector}-ppo``.
 Hierarchical keyword arguments: ``item_policy`` (``"engagement"`` default, ``"random"``,
 ``"quality"``, ``"sequence"``, ``"ppo"``, or an ``ItemPolicy``), ``item_model`` (path of a
 saved sequence model / SB3 zip), ``explore_slots``, ``request_share``, ``history_length``,
-``table`` (llm: a table folder or a table object), ``logs`` (markov: logs to count, or
+``table`` (llm: a table folder or a table object), ``logs`` (markov, counts: logs to count, or
 ``markov_path`` a saved selector), selector keywords (``c``, ``prior_n``, ...) via
 ``selector_kwargs``. Flat agents take their own knobs (``epsilon``, ``temperature``, ``bonus``,
 ``entropy_weight``). ``exploit`` (an ``ExploitConfig`` or a dict of its fields, e.g.
@@ -44,6 +44,7 @@ from agents.items.base import ItemPolicy
 from agents.items.simple import EngagementItems, QualityItems, RandomItems
 from agents.selectors.bandits import ThompsonSelector, UCBSelector
 from agents.selectors.base import OptionSelector
+from agents.selectors.counts import CountsSelector
 from agents.selectors.llm_table import LLMTableSelector
 from agents.selectors.markov import MarkovSelector
 from agents.selectors.oracle import OracleSelector
@@ -90,6 +91,15 @@ def _markov(world: World, history_length: int, logs: Any = None, markov_path: An
     return sel.fit(logs)
 
 
+def _counts(world: World, history_length: int, logs: Any = None, power: float = 3.0,
+            first_time_only: bool = False, **_: Any) -> CountsSelector:
+    if logs is None:
+        raise ConfigError(
+            "the counts selector counts transitions in logs: pass logs=envs.logs.organic_logs(world, ...)"
+        )
+    return CountsSelector(world.level.n_clusters, history_length, power, first_time_only).fit(logs)
+
+
 def _llm(world: World, history_length: int, table: Any = None, **_: Any) -> LLMTableSelector:
     m = world.level.n_clusters
     if table is None:
@@ -103,6 +113,7 @@ SELECTORS: dict[str, SelectorEntry] = {
     "llm": SelectorEntry(_llm, frozenset({TABLE})),
     "oracle": SelectorEntry(lambda world, history_length, **_: OracleSelector(world)),
     "markov": SelectorEntry(_markov, frozenset({LOGS})),
+    "counts": SelectorEntry(_counts, frozenset({LOGS})),
     "random": SelectorEntry(lambda world, history_length, **_: RandomNovelSelector(world.level.n_clusters)),
     "ucb": SelectorEntry(lambda world, history_length, **kw: UCBSelector(world.level.n_clusters, **kw)),
     "thompson": SelectorEntry(lambda world, history_length, **kw: ThompsonSelector(world.level.n_clusters, **kw)),

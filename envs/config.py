@@ -45,8 +45,30 @@ class WorldConfig:
     """Interests the user's history comes from."""
     n_latent_anchors: int = 2
     """Interests the user enjoys when found but the system has never seen: what exploration finds."""
-    latent_locality: float = 0.7
-    """Probability that a latent interest lies near one of the active ones (else anywhere)."""
+    journey_predictability: float = 0.7
+    """Probability that a latent interest is a journey from one of the user's active interests
+    ("fans of X go on to like Y", the same targets for everyone with X); else it lies anywhere.
+    0 = no journey structure: no selector can beat chance at naming latent interests."""
+    journey_level: Literal["subtopic", "topic"] = "subtopic"
+    """Level at which journeys are defined: from a subtopic to subtopics of other topics, or from
+    a topic to other topics (a random subtopic of the target topic). Journeys defined at the
+    level the selector sees are the ones a selector can learn from logs."""
+    journeys_per_source: int = 3
+    """How many targets each source subtopic (or topic) has: fewer = more predictable."""
+    latent_fades: bool = True
+    """Whether latent interests lose strength, like every other interest, each time the user
+    engages with something else (then most fade before anyone finds them); False = they wait,
+    at full strength, until found."""
+    boredom_rate: float = 0.0
+    """Boredom with an interest grows by this share of what is left (b += rate * (1 - b)) each
+    time the user clicks an item it explains; the interest's pull is scaled by (1 - b). 0 = none
+    (the `classic` world); it is what makes a served-to-death interest pay less and a new one pay."""
+    boredom_recovery: float = 0.0
+    """Share of boredom that fades per day away (b *= (1 - recovery) ** days between sessions)."""
+    self_discovery_rate: float = 0.0
+    """Chance, at the start of each returning session, that a user finds one of their
+    undiscovered latent interests on their own (search, a friend's link): it enters their history
+    as an engagement the system did not recommend, so logs carry real journeys."""
     interest_popularity_skew: float = 0.0
     """How unequal domains are as people's interests: an interest drawn "anywhere" lands in the
     k-th domain of the taxonomy with weight k^-skew (Zipf). 0 = every subtopic equally likely (the
@@ -109,7 +131,7 @@ class WorldConfig:
         check_fields(self, "WorldConfig")  # every field's type, before the ranges below
         positive_ints = (
             "n_items", "embedding_dim", "slate_size", "history_length",
-            "max_session_steps", "horizon_days", "n_active_anchors",
+            "max_session_steps", "horizon_days", "n_active_anchors", "journeys_per_source",
         )
         for name in positive_ints:
             value = getattr(self, name)
@@ -133,7 +155,10 @@ class WorldConfig:
             raise ConfigError(
                 f"WorldConfig.interest_popularity_skew={self.interest_popularity_skew!r} must be >= 0 (0 = uniform)"
             )
-        for name in ("latent_locality", "satiation_decay", "churn_rate", "strength_decay"):
+        for name in (
+            "journey_predictability", "satiation_decay", "churn_rate", "strength_decay",
+            "boredom_rate", "boredom_recovery", "self_discovery_rate",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"WorldConfig.{name}={getattr(self, name)!r} must lie in [0, 1]")
         if self.dynamics not in ("interest", "recsim"):
@@ -193,7 +218,7 @@ PRESETS: dict[str, WorldConfig] = {
     "default": WorldConfig(),
     "tiny": WorldConfig(
         n_items=30, embedding_dim=4, taxonomy_data=TINY_TAXONOMY, cluster_level="subtopic",
-        slate_size=3, history_length=4, n_active_anchors=1, n_latent_anchors=1, latent_locality=0.0,
+        slate_size=3, history_length=4, n_active_anchors=1, n_latent_anchors=1, journey_predictability=0.0,
         initial_history=4, w_satiation=0.0, fixed_anchors=(("alpha",), ("beta",)),
         active_strength=(0.6, 0.6), latent_strength=(1.0, 1.0), drift_std=0.0, interest_learning_rate=0.0,
         strength_decay=0.0, strength_gain=0.0, item_noise=0.02, quality_std=0.1,

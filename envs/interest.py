@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from envs.choice import mnl_probabilities, proportional_probabilities, sample_choice
+from envs.clusters import uniform_member
+from envs.journeys import follow_journeys
 from envs.session import bit_set, empty_session, engagement_events, shift_in
 from envs.state import Events, InterestState, InterestUsers, Response, SessionState
 
@@ -27,9 +29,6 @@ if TYPE_CHECKING:
     from envs.world import World
 
 SATIATION_WINDOW = 8  # clicks remembered for satiation
-NEIGHBOURS = 12  # candidate subtopics "near" an interest, for secondary active interests
-JOURNEYS = 3  # subtopics people with an interest tend to move on to (outside its own topic)
-JOURNEY_POOL = 30  # journeys are drawn among this many nearest subtopics of other topics
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:
@@ -51,20 +50,21 @@ def _anchor_leaves(world: World, n: int, rng: np.random.Generator) -> tuple[np.n
         fixed = [names.index(x) for x in (*cfg.fixed_anchors[0], *cfg.fixed_anchors[1])]
         return np.tile(np.asarray(fixed, dtype=np.int64), (n, 1)), latent
     neighbours = world.leaf_neighbours  # (n_leaves, NEIGHBOURS)
-    journeys = world.leaf_journeys  # (n_leaves, JOURNEYS)
     leaves = np.empty((n, n_act + n_lat), dtype=np.int64)
     anywhere_of = _leaf_sampler(world)
     leaves[:, 0] = anywhere_of(rng, n)
     for a in range(1, n_act + n_lat):
         # Further active interests lie near an earlier one half of the time (interests cluster).
-        # Latent ones follow the population's journeys from an active interest with probability
-        # latent_locality: the regularity ("fans of X go on to like Y") that logs reveal and a
-        # learned selector can exploit; otherwise they lie anywhere.
+        # Latent ones follow the population's journeys (envs.journeys) from an active interest
+        # with probability journey_predictability: the regularity ("fans of X go on to like Y")
+        # that logs reveal and a learned selector can exploit; otherwise they lie anywhere.
         latent_a = a >= n_act
-        locality = cfg.latent_locality if latent_a else 0.5
+        locality = cfg.journey_predictability if latent_a else 0.5
         near_of = leaves[np.arange(n), rng.integers(0, n_act if latent_a else a, size=n)]
-        targets = journeys if latent_a else neighbours
-        near = targets[near_of, rng.integers(0, targets.shape[1], size=n)]
+        if latent_a:
+            near = follow_journeys(world, near_of, rng)
+        else:
+            near = neighbours[near_of, rng.integers(0, neighbours.shape[1], size=n)]
         anywhere = anywhere_of(rng, n)
         leaves[:, a] = np.where(rng.random(n) < locality, near, anywhere)
     return leaves, latent
@@ -101,6 +101,8 @@ def init_state(world: World, user_id: np.ndarray, rng: np.random.Generator) -> I
         anchor_discovered=np.zeros_like(latent),
         sat_leaf=np.full((n, SATIATION_WINDOW), -1, dtype=np.int32),
         sat_weight=np.zeros((n, SATIATION_WINDOW), dtype=np.float32),
+        anchor_leaf=leaves.astype(np.int32),
+        anchor_boredom=np.zeros(leaves.shape, dtype=np.float32),
     )
     session = empty_session(user_id, cfg.history_length, world.level.n_clusters, cfg.session_budget)
     session = _initial_history(world, session, leaves[:, : cfg.n_active_anchors], strength, rng)
@@ -139,6 +141,11 @@ def _initial_history(
     )
 
 
+def effective_strength(users: InterestUsers) -> np.ndarray:
+    """(B, A) float32 each interest's pull now: its strength scaled by (1 - boredom)."""
+    return users.anchor_strength * (np.float32(1.0) - users.anchor_boredom)
+
+
 def anchor_scores(users: InterestUsers, emb: np.ndarray, width: float) -> np.ndarray:
     """(B, A, S) width^2 * log(s_a exp(-|e - mu_a|^2 / (2 width^2))) + |e|^2 / 2 for items emb (B, S, D).
 
@@ -147,7 +154,8 @@ def anchor_scores(users: InterestUsers, emb: np.ndarray, width: float) -> np.nda
     anchors runs over contiguous (B, S) slices, much faster than a short last-axis reduction."""
     mu = users.anchor_pos
     scores = np.matmul(mu, emb.transpose(0, 2, 1))  # (B, A, S)  mu . e
-    bias = (width * width) * np.log(np.maximum(users.anchor_strength, 1e-12)) - 0.5 * np.einsum("bad,bad->ba", mu, mu)
+    strength = np.maximum(effective_strength(users), 1e-12)
+    bias = (width * width) * np.log(strength) - 0.5 * np.einsum("bad,bad->ba", mu, mu)
     scores += bias[:, :, None]
     return scores
 
@@ -229,7 +237,8 @@ def respond(world: World, state: InterestState, slate: np.ndarray, rng: np.rando
         interest=np.where(clicked, which[rows, pos], -1),
         closeness=np.where(
             clicked,
-            np.minimum(aff[rows, pos] / np.maximum(state.users.anchor_strength[rows, which[rows, pos]], 1e-12), 1.0),
+            np.minimum(aff[rows, pos] / np.maximum(effective_strength(state.users)[rows, which[rows, pos]], 1e-12),
+                       1.0),
             0.0,
         ).astype(np.float32),
     )
@@ -271,7 +280,10 @@ def _update_interests(
     pos = users.anchor_pos.copy()
     step = (cfg.interest_learning_rate * positive).astype(np.float32)[:, None]
     pos[rows, best] += step * (e - pos[rows, best])
-    strength = users.anchor_strength * np.where(clicked, 1.0 - cfg.strength_decay, 1.0).astype(np.float32)[:, None]
+    keep = np.where(clicked, 1.0 - cfg.strength_decay, 1.0).astype(np.float32)[:, None]
+    if not cfg.latent_fades:  # undiscovered latent interests wait at full strength
+        keep = np.where(users.anchor_latent & ~users.anchor_discovered, np.float32(1.0), keep)
+    strength = users.anchor_strength * keep
     gained = np.clip(strength_best + cfg.strength_gain * np.where(positive, 1.0, -1.0), 0.0, 1.0)
     strength[rows, best] = np.where(clicked, gained, strength[rows, best])
     discovered = (
@@ -282,7 +294,15 @@ def _update_interests(
     disc[rows, best] |= discovered
     sat_leaf = shift_in(users.sat_leaf, np.take(corpus.leaf, item), clicked)
     sat_weight = shift_in(users.sat_weight * cfg.satiation_decay, np.float32(1.0), clicked, users.sat_weight)
-    return InterestUsers(pos, strength.astype(np.float32), users.anchor_latent, disc, sat_leaf, sat_weight), discovered
+    boredom = users.anchor_boredom
+    if cfg.boredom_rate:  # the interest behind a click tires a little
+        boredom = boredom.copy()
+        b = boredom[rows, best]
+        boredom[rows, best] = np.where(clicked, b + np.float32(cfg.boredom_rate) * (np.float32(1.0) - b), b)
+    new = InterestUsers(
+        pos, strength.astype(np.float32), users.anchor_latent, disc, sat_leaf, sat_weight, users.anchor_leaf, boredom
+    )
+    return new, discovered
 
 
 def _update_session(
@@ -312,6 +332,10 @@ def _update_session(
         pos = users.anchor_pos.copy()
         drift_interests(pos, rows, cfg.drift_std, rng)
         users = dataclasses.replace(users, anchor_pos=pos)
+        if cfg.boredom_recovery:
+            boredom = users.anchor_boredom.copy()
+            recover_boredom(boredom, rows, delay[rows], cfg.boredom_recovery)
+            users = dataclasses.replace(users, anchor_boredom=boredom)
     s = dataclasses.replace(
         s,
         budget=np.where(again, cfg.session_budget, budget).astype(np.float32),
@@ -322,7 +346,46 @@ def _update_session(
         done=s.done | done_now,
         terminated=s.terminated | (done_now & churn),
     )
+    if cfg.self_discovery_rate and len(rows):  # on copies: the input state stays as it was
+        s = dataclasses.replace(
+            s, hist_items=s.hist_items.copy(), hist_clusters=s.hist_clusters.copy(),
+            hist_responses=s.hist_responses.copy(), engaged=s.engaged.copy(),
+        )
+        users = dataclasses.replace(users, anchor_discovered=users.anchor_discovered.copy())
+        self_discover(world, users, s, rows, rng)
     return s, users, ended
+
+
+def recover_boredom(boredom: np.ndarray, rows: np.ndarray, days_away: np.ndarray, recovery: float) -> None:
+    """In place: boredom (B, A) of users ``rows`` fades by ``recovery`` per day away."""
+    boredom[rows] *= ((1.0 - recovery) ** days_away.astype(np.float64)).astype(np.float32)[:, None]
+
+
+def self_discover(world: World, users: InterestUsers, s: SessionState, rows: np.ndarray,
+                  rng: np.random.Generator) -> np.ndarray:
+    """In place, for users ``rows`` starting a new session: with probability
+    ``self_discovery_rate`` each finds one of their undiscovered latent interests on their own
+    (uniformly among them): a random item of its home subtopic enters the history as a fully
+    watched engagement, its cluster counts as engaged, the interest as discovered. Not an event
+    of any step: the system did not recommend it. Returns the rows that found one."""
+    r = rng.random((len(rows), 3))
+    undiscovered = users.anchor_latent[rows] & ~users.anchor_discovered[rows]  # (R, A)
+    n_open = undiscovered.sum(axis=1)
+    k = np.minimum((r[:, 1] * n_open).astype(np.int64), np.maximum(n_open - 1, 0))
+    anchor = (np.cumsum(undiscovered, axis=1) > k[:, None]).argmax(axis=1)  # the k-th undiscovered one
+    order, offsets = world._leaf_members
+    item = uniform_member(order, offsets, users.anchor_leaf[rows, anchor].astype(np.int64), r[:, 2])
+    finds = (r[:, 0] < world.config.self_discovery_rate) & (n_open > 0) & (item >= 0)
+    found, anchor, item = rows[finds], anchor[finds], item[finds]
+    users.anchor_discovered[found, anchor] = True
+    cluster = world.level.item_cluster[item].astype(np.int64)
+    for hist, new in ((s.hist_items, item), (s.hist_clusters, cluster)):
+        hist[found, :-1] = hist[found, 1:]
+        hist[found, -1] = new
+    s.hist_responses[found, :-1] = s.hist_responses[found, 1:]
+    s.hist_responses[found, -1] = np.stack([world.corpus.length[item], np.ones(len(item)), np.zeros(len(item))], 1)
+    np.bitwise_or.at(s.engaged, (found, cluster >> 3), (1 << (cluster & 7)).astype(np.uint8))
+    return found
 
 
 def drift_interests(anchor_pos: np.ndarray, rows: np.ndarray, std: float, rng: np.random.Generator) -> None:

@@ -113,6 +113,23 @@ def engagement_events(
     return events, new
 
 
+def last_distinct(window: np.ndarray, length: int) -> np.ndarray:
+    """(B, L) the last ``length`` clusters of each window (B, H), oldest first, after dropping
+    empty slots (-1) and consecutive repeats: the history format the language layer learns
+    from (llm/data.py drops consecutive repeats). Rows with fewer are left-padded with -1."""
+    # On (H, B): the scans over a row's H slots run across users, not along B short rows.
+    w = np.ascontiguousarray(window.T)
+    keep = w >= 0
+    # Keep the last of each run of equal clusters (the following slot differs or is the end).
+    keep[:-1] &= w[:-1] != w[1:]
+    # Position from the end among kept slots: 1 = newest kept.
+    from_end = np.cumsum(keep[::-1], axis=0, dtype=np.int32)[::-1]
+    out = np.empty((length, w.shape[1]), dtype=np.int64)
+    for t in range(1, length + 1):  # at most one kept slot per user has from_end == t
+        out[length - t] = np.where(keep & (from_end == t), w, -1).max(axis=0, initial=-1)
+    return np.ascontiguousarray(out.T)
+
+
 def observe(s: SessionState, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
     """The observation of a batch: only what a recommender could log, never hidden interests.
 

@@ -52,6 +52,8 @@ class InterestUsers:
     anchor_discovered: np.ndarray  # (B, A) bool latent interest engaged positively at least once
     sat_leaf: np.ndarray  # (B, W) int32 subtopics of the last W clicks, -1 = empty
     sat_weight: np.ndarray  # (B, W) float32 their decayed weights (satiation)
+    anchor_leaf: np.ndarray  # (B, A) int32 home subtopic each interest was drawn at
+    anchor_boredom: np.ndarray  # (B, A) float32 in [0, 1): boredom, scales the interest's pull by (1 - b)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gymnasium import spaces
 
-from envs import interest, recsim
+from envs import interest, journeys, recsim
 from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_member
 from envs.config import WorldConfig, resolve_config
 from envs.corpus import Corpus, build_corpus
@@ -236,29 +236,14 @@ class World:
     # --- helpers for dynamics -----------------------------------------------------------------
     @cached_property
     def leaf_neighbours(self) -> np.ndarray:
-        """(n_leaves, k) nearest other subtopics of each subtopic, by centre distance."""
-        c = self.corpus.leaf_centers.astype(np.float64)
-        d2 = (c**2).sum(1)[:, None] - 2 * c @ c.T + (c**2).sum(1)[None, :]
-        np.fill_diagonal(d2, np.inf)
-        k = min(interest.NEIGHBOURS, max(1, len(c) - 1))
-        return np.argsort(d2, axis=1)[:, :k] if len(c) > 1 else np.zeros((1, 1), dtype=np.int64)
+        """(n_leaves, k) nearest other subtopics of each subtopic (``envs.journeys``)."""
+        return journeys.leaf_neighbours(self)
 
     @cached_property
     def leaf_journeys(self) -> np.ndarray:
-        """(n_leaves, JOURNEYS) subtopics that people with each subtopic as an interest tend to
-        discover next: fixed per world, drawn among the nearest subtopics of *other* topics, so a
-        latent interest is usually a new topic yet predictable from the active ones."""
-        c = self.corpus.leaf_centers.astype(np.float64)
-        n = len(c)
-        d2 = (c**2).sum(1)[:, None] - 2 * c @ c.T + (c**2).sum(1)[None, :]
-        topic = np.asarray(self.taxonomy.subtopic_topic)
-        d2[topic[:, None] == topic[None, :]] = np.inf  # not the same topic (nor itself)
-        pool = np.argsort(d2, axis=1)[:, : min(interest.JOURNEY_POOL, max(1, n - 1))]
-        if not np.isfinite(np.take_along_axis(d2, pool, axis=1)).all():  # one-topic taxonomies
-            return self.leaf_neighbours[:, : interest.JOURNEYS]
-        rng = np.random.default_rng([self.seed, 7])
-        pick = np.argsort(rng.random(pool.shape), axis=1)[:, : interest.JOURNEYS]
-        return np.take_along_axis(pool, pick, axis=1)
+        """(n_sources, journeys_per_source) journey targets of each source subtopic or topic
+        (``envs.journeys.journey_table``)."""
+        return journeys.journey_table(self)
 
     @cached_property
     def _leaf_members(self) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from numba import njit
 
-from envs.interest import choice_floor, drift_interests
+from envs.interest import choice_floor, drift_interests, self_discover
 from envs.kernels.chunks import run_in_chunks
 from envs.kernels.common import BLOCK, choose, jit, mark_inactive, record_and_observe
 from envs.state import Events, InterestState
@@ -51,6 +51,9 @@ class Params(NamedTuple):
     return_slope: float
     horizon_days: int
     session_budget: float
+    latent_fades: bool
+    boredom_rate: float
+    boredom_recovery: float
 
 
 def params(world: World) -> Params:
@@ -64,7 +67,8 @@ def params(world: World) -> Params:
         discovery_affinity=cfg.discovery_affinity, satiation_decay=cfg.satiation_decay,
         no_click_cost=cfg.no_click_cost, max_session_steps=cfg.max_session_steps, churn_rate=cfg.churn_rate,
         return_bias=cfg.return_bias, return_slope=cfg.return_slope, horizon_days=cfg.horizon_days,
-        session_budget=cfg.session_budget,
+        session_budget=cfg.session_budget, latent_fades=cfg.latent_fades, boredom_rate=cfg.boredom_rate,
+        boredom_recovery=cfg.boredom_recovery,
     )
 
 
@@ -83,18 +87,24 @@ def step_inplace(world: World, state: InterestState, slate: np.ndarray, rng: np.
             world.kernel_params, lo, hi, slate, respond_uniforms, session_uniforms,
             c.embeddings, world.embedding_sq, c.quality, c.leaf, c.length, world.level.item_cluster,
             u.anchor_pos, u.anchor_strength, u.anchor_latent, u.anchor_discovered, u.sat_leaf, u.sat_weight,
-            s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.engaged, s.budget, s.day,
+            u.anchor_boredom, s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.engaged, s.budget, s.day,
             s.session_steps, s.session_positive, s.days_away, s.done, s.terminated,
             events, obs["items"], obs["clusters"], obs["responses"], obs["session"], again,
         )
 
     run_in_chunks(run, n, BLOCK, key="interest")
-    drift_interests(u.anchor_pos, np.flatnonzero(again), world.config.drift_std, rng)
+    rows = np.flatnonzero(again)
+    drift_interests(u.anchor_pos, rows, world.config.drift_std, rng)
+    if world.config.self_discovery_rate and len(rows):
+        found = self_discover(world, u, s, rows, rng)
+        obs["items"][found] = s.hist_items[found]
+        obs["clusters"][found] = s.hist_clusters[found]
+        obs["responses"][found] = s.hist_responses[found]
 
 
 @njit(nogil=True, cache=True, fastmath={"reassoc", "contract"})
 def _utility(p, lo, hi, slate, emb, emb_sq, quality, leaf, anchor_pos, anchor_strength, sat_leaf, sat_weight,
-             util, aff, which):  # type: ignore[no-untyped-def]
+             anchor_boredom, util, aff, which):  # type: ignore[no-untyped-def]
     """util, aff, which (hi - lo, S): for users lo..hi-1, the utility of each slate item, its
     affinity term and the interest attaining it (``envs.interest.utility``). Reassociation
     (fastmath) lets LLVM vectorize the short dot products; the order of their sums is immaterial."""
@@ -107,7 +117,8 @@ def _utility(p, lo, hi, slate, emb, emb_sq, quality, leaf, anchor_pos, anchor_st
             norm2 = np.float32(0.0)
             for d in range(dim):
                 norm2 += anchor_pos[i, a, d] * anchor_pos[i, a, d]
-            bias[a] = width2 * math.log(max(anchor_strength[i, a], np.float32(1e-12))) - 0.5 * norm2
+            strength = anchor_strength[i, a] * (np.float32(1.0) - anchor_boredom[i, a])  # effective_strength
+            bias[a] = width2 * math.log(max(strength, np.float32(1e-12))) - 0.5 * norm2
         for j in range(n_slate):
             item = slate[i, j]
             best, best_a = 0.0, 0
@@ -140,7 +151,7 @@ def _sigmoid(x: float) -> float:
 def _step(
     p, first, last, slate, respond_uniforms, session_uniforms,
     emb, emb_sq, quality, leaf, length, item_cluster,
-    anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
+    anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight, anchor_boredom,
     user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day,
     session_steps, session_positive, days_away, done, terminated,
     ev, obs_items, obs_clusters, obs_responses, obs_session, again,
@@ -153,13 +164,13 @@ def _step(
         aff = np.empty((hi - lo, n_slate), dtype=np.float32)
         which = np.empty((hi - lo, n_slate), dtype=np.int64)
         _utility(p, lo, hi, slate, emb, emb_sq, quality, leaf, anchor_pos, anchor_strength, sat_leaf, sat_weight,
-                 util, aff, which)
+                 anchor_boredom, util, aff, which)
         choice = np.empty(hi - lo, dtype=np.int64)
         choose(util, p.mnl, p.no_click_utility, p.temperature, p.proportional_floor, respond_uniforms[lo:hi, 0], choice)
         _respond_and_update(
             p, lo, hi, slate, choice, util, aff, which, respond_uniforms, session_uniforms,
             emb, leaf, length, item_cluster,
-            anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
+            anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight, anchor_boredom,
             user_id, budget, day, session_steps, session_positive, days_away, done, terminated, ev, again,
         )
         record_and_observe(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged, budget, day,
@@ -170,7 +181,7 @@ def _step(
 def _respond_and_update(
     p, lo, hi, slate, choice, util, aff, which, respond_uniforms, session_uniforms,
     emb, leaf, length, item_cluster,
-    anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight,
+    anchor_pos, anchor_strength, anchor_latent, anchor_discovered, sat_leaf, sat_weight, anchor_boredom,
     user_id, budget, day, session_steps, session_positive, days_away, done, terminated, ev, again,
 ):  # type: ignore[no-untyped-def]
     """For users lo..hi-1 who chose ``choice`` (block-relative rows of choice, util, aff,
@@ -212,7 +223,9 @@ def _respond_and_update(
         discovered = False
         if clicked:
             b = which[i - lo, pos]
-            closeness = np.float32(min(aff[i - lo, pos] / max(anchor_strength[i, b], 1e-12), 1.0))
+            bored = anchor_boredom[i, b]
+            closeness = np.float32(min(aff[i - lo, pos] / max(anchor_strength[i, b] * (np.float32(1.0) - bored), 1e-12),
+                                       1.0))
             old = anchor_strength[i, b]
             if positive:
                 rate = np.float32(p.learning_rate)
@@ -220,13 +233,16 @@ def _respond_and_update(
                     anchor_pos[i, b, d] += rate * (emb[item, d] - anchor_pos[i, b, d])
             keep = np.float32(1.0 - p.strength_decay)
             for a in range(n_anchors):
-                anchor_strength[i, a] *= keep
+                if p.latent_fades or not anchor_latent[i, a] or anchor_discovered[i, a]:
+                    anchor_strength[i, a] *= keep
             gained = old + (p.strength_gain if positive else -p.strength_gain)
             anchor_strength[i, b] = min(max(gained, 0.0), 1.0)
             discovered = bool(positive and anchor_latent[i, b] and not anchor_discovered[i, b]
                               and closeness >= p.discovery_affinity)
             if discovered:
                 anchor_discovered[i, b] = True
+            if p.boredom_rate != 0.0:
+                anchor_boredom[i, b] = bored + np.float32(p.boredom_rate) * (np.float32(1.0) - bored)
             decay = np.float32(p.satiation_decay)
             for k in range(n_window - 1):
                 sat_leaf[i, k] = sat_leaf[i, k + 1]
@@ -253,6 +269,10 @@ def _respond_and_update(
                 session_steps[i] = 0
                 session_positive[i] = 0
                 days_away[i] = delay
+                if p.boredom_recovery != 0.0:
+                    fade = np.float32((1.0 - p.boredom_recovery) ** float(delay))
+                    for a in range(n_anchors):
+                        anchor_boredom[i, a] *= fade
         ev.session_end[i] = ended
 
 

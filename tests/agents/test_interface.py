@@ -8,17 +8,20 @@ import pytest
 from agents import available_agents, make_agent, run_agent
 from agents.errors import ConfigError, ObservationError
 from agents.observations import in_window, last_distinct, pad_history
+from agents.registry import LOGS, agent_needs
+from envs.logs import organic_logs
 from tests.agents.conftest import obs_batch
 
-NEEDS_ARGS = {"hierarchical-llm", "hierarchical-markov"}
-SIMPLE = [n for n in available_agents() if n not in NEEDS_ARGS and not n.endswith("-ppo")]
+# Every agent a test can build on its own or with logs (a table or a PPO model have their own tests).
+SIMPLE = [n for n in available_agents() if agent_needs(n) <= {LOGS}]
 
 
 @pytest.mark.parametrize("name", SIMPLE)
 def test_agent_serves_distinct_valid_slates_deterministically(tiny, name):
     runs = []
+    kwargs = {"logs": organic_logs(tiny, 32, 20, seed=0)} if LOGS in agent_needs(name) else {}
     for _ in range(2):
-        agent = make_agent(name, tiny, seed=3)
+        agent = make_agent(name, tiny, seed=3, **kwargs)
         log = run_agent(agent, tiny, n_users=16, n_steps=6, seed=1)
         slates = np.stack(log.slates)
         assert slates.shape == (6, 16, tiny.config.slate_size)

@@ -23,6 +23,11 @@ WORLDS = {
     "default": {"n_items": 4000, "cluster_level": "topic"},
     "default, proportional choice": {"n_items": 4000, "choice_model": "proportional"},
     "default, short sessions": {"n_items": 4000, "session_budget": 20.0, "horizon_days": 6, "churn_rate": 0.3},
+    "default, journeys": {  # every mechanism of the journeys world, strong enough to act often
+        "n_items": 4000, "cluster_level": "topic", "journey_level": "topic", "journeys_per_source": 2,
+        "journey_predictability": 0.9, "latent_fades": False, "boredom_rate": 0.2, "boredom_recovery": 0.3,
+        "self_discovery_rate": 0.5, "session_budget": 15.0, "horizon_days": 30,
+    },
     "tiny": {},
     "recsim-interest-evolution": {"recsim_budget": 12.0},  # short episodes: ends are compared too
 }
@@ -68,7 +73,7 @@ def test_kernels_follow_the_numpy_reference(name: str) -> None:
     assert clicks > 0 and sessions_ended > 0  # the comparison covered clicks and session ends
 
 
-@pytest.mark.parametrize("name", ["default", "recsim-interest-evolution"])
+@pytest.mark.parametrize("name", ["default", "default, journeys", "recsim-interest-evolution"])
 def test_step_is_pure_and_step_owned_matches_it(name: str) -> None:
     world, _ = _pair(name)
     n = 64

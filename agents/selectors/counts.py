@@ -1,0 +1,99 @@
+"""Counts of "after cluster x, users went on to c", summed over the user's last L clusters: the
+simplest learned selector that an LLM selector must beat (issue 12's baseline).
+
+Fitted on the same logged transitions as the Markov selector and the language layer
+(``llm.data.extract_transitions`` at L = 1: positive engagements, consecutive repeats dropped,
+target new to the history). The score of cluster c for a history (x_1..x_L) is
+sum_j count(x_j -> c), so a history never logged as a whole still gets the evidence of each of
+its clusters (where the Markov selector backs off to its last cluster alone). Proposals are
+drawn outside the user's window with probability ∝ score ** ``power``: a high power
+concentrates on the most likely journeys, while a user shown the same slate again still gets
+a different cluster now and then. Rows without evidence get a uniformly random novel cluster.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from agents.base import Trainable
+from agents.errors import ConfigError, DataError
+from agents.persistence import load_arrays, save_arrays
+from agents.selectors.base import OptionSelector
+from agents.selectors.random_novel import uniform_outside
+
+MAX_DENSE_CLUSTERS = 8192  # the count matrix is dense float32 (M x M): 256 MiB at this size
+
+
+class CountsSelector(OptionSelector, Trainable):
+    name = "counts"
+
+    def __init__(self, n_clusters: int, history_length: int = 2, power: float = 3.0,
+                 first_time_only: bool = False) -> None:
+        super().__init__(n_clusters)
+        if isinstance(history_length, bool) or not isinstance(history_length, int) or history_length < 1:
+            raise ConfigError(f"CountsSelector history_length={history_length!r} must be a positive integer")
+        if isinstance(power, bool) or not isinstance(power, (int, float)) or not 0 <= power <= 20:
+            raise ConfigError(f"CountsSelector power={power!r} must be a number in [0, 20] (0 = uniform over seen)")
+        if n_clusters > MAX_DENSE_CLUSTERS:
+            raise ConfigError(
+                f"CountsSelector keeps a dense {n_clusters} x {n_clusters} count matrix; use at most "
+                f"{MAX_DENSE_CLUSTERS} clusters, or the Markov selector (sparse tables)"
+            )
+        self.history_length = history_length
+        self.power = float(power)
+        self.first_time_only = first_time_only
+        self.counts = np.zeros((n_clusters, n_clusters), dtype=np.float32)  # [from, to]
+
+    def fit(self, logs: Any) -> CountsSelector:
+        """Count transitions in logs (a DataFrame, a ``.parquet``/``.csv`` path, or an EventLog)."""
+        from llm.data import extract_transitions, read_logs, validate_logs
+
+        df = logs.to_frame() if hasattr(logs, "to_frame") else read_logs(logs)
+        validate_logs(df, self.n_clusters)
+        t, _ = extract_transitions(df, 1, first_time_only=self.first_time_only)
+        if not len(t.targets):
+            raise DataError("the logs hold no transition between distinct positively engaged clusters; log longer")
+        self.counts = np.zeros((self.n_clusters, self.n_clusters), dtype=np.float32)
+        np.add.at(self.counts, (t.histories[:, 0], t.targets), 1.0)
+        return self
+
+    def scores(self, history: np.ndarray) -> np.ndarray:
+        """(N, M) sum over the history's clusters (N, L; -1 = none) of their transition counts."""
+        out = np.zeros((len(history), self.n_clusters), dtype=np.float32)
+        for j in range(history.shape[1]):
+            known = history[:, j] >= 0
+            out[known] += self.counts[history[known, j]]
+        return out
+
+    def select(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        weight = self.scores(history[:, -self.history_length :]).astype(np.float64)
+        rows = np.repeat(np.arange(len(window)), window.shape[1])
+        seen = window.ravel()
+        weight[rows[seen >= 0], seen[seen >= 0]] = 0.0  # novel clusters only
+        weight **= self.power
+        cum = np.cumsum(weight, axis=1)
+        total = cum[:, -1]
+        u = rng.random(len(window))
+        out = (cum <= (u * total)[:, None]).sum(axis=1).clip(max=self.n_clusters - 1)
+        empty = np.flatnonzero(total <= 0)
+        if len(empty):
+            out[empty] = uniform_outside(window[empty], self.n_clusters, rng, contains=self.in_window)
+        return out.astype(np.int64)
+
+    # --- persistence --------------------------------------------------------------------------
+    def _meta(self) -> dict[str, Any]:
+        return {"n_clusters": self.n_clusters, "history_length": self.history_length}
+
+    def save(self, path: str | Path) -> Path:
+        meta = {**self._meta(), "power": self.power, "first_time_only": self.first_time_only}
+        return save_arrays(path, "CountsSelector", {"counts": self.counts}, meta)
+
+    def load(self, path: str | Path) -> CountsSelector:
+        arrays, meta = load_arrays(path, "CountsSelector", self._meta())
+        self.counts = arrays["counts"]
+        self.power = float(meta.get("power", self.power))
+        self.first_time_only = bool(meta.get("first_time_only", self.first_time_only))
+        return self

@@ -24,6 +24,7 @@ def run_agent(
     learn: bool = True,
     on_step: Callable[[Any], None] | None = None,
     env: Any = None,
+    on_action: Callable[[Any, Any], None] | None = None,
 ) -> EventLog:
     """Serve ``n_users`` users of ``world`` for ``n_steps`` requests and log the events.
 
@@ -33,7 +34,9 @@ def run_agent(
     online feedback loop); SB3 models (anything with ``predict`` but no ``act_explained``)
     are served as they are, with no exploratory slots marked. ``env`` serves another batched
     population with the same interface (e.g. ``envs.recsim_ng.RecSimNGVectorEnv``) instead of
-    a new noveltygym vector env; it must hold ``n_users`` users and is not closed here."""
+    a new noveltygym vector env; it must hold ``n_users`` users and is not closed here.
+    ``on_action(env, action)``, when given, sees each of our agents' actions (an
+    ``agents.types.Action``: slates, exploratory slots, explored clusters) before it is served."""
     if isinstance(n_users, bool) or not isinstance(n_users, int) or n_users < 1:
         raise ConfigError(f"n_users={n_users!r} must be a positive integer")
     if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
@@ -58,6 +61,8 @@ def run_agent(
             if ours:
                 action = agent.act_explained(obs)
                 slates, exploratory = action.slates, action.exploratory
+                if on_action is not None:
+                    on_action(env, action)
             else:
                 slates = np.asarray(agent.predict(obs, deterministic=True)[0])
                 exploratory = np.zeros(slates.shape, dtype=bool)
@@ -97,3 +102,40 @@ def exploration_split(log: EventLog) -> dict[str, float]:
         "exploit_positive_rate": float((pos & ~expl).sum() / n_x),
         "explore_watch_per_slot": float(watch.sum() / n_e),
     }
+
+
+class ExplorationHits:
+    """An ``on_action`` recorder for ``run_agent``: how often an explored cluster names one of
+    the user's undiscovered latent interests outside their window (a *hit*, read from hidden
+    state), beside how often a uniformly random cluster outside the window would (*chance*).
+    Worlds without latent interests (RecSim dynamics) record nothing."""
+
+    def __init__(self, world: World) -> None:
+        self.world = world
+        self.explored = 0
+        self.hits = 0
+        self.chance = 0.0
+
+    def __call__(self, env: Any, action: Any) -> None:
+        from envs.ceiling import chance_of_hit, undiscovered_targets
+        from envs.state import InterestState
+
+        state = getattr(env, "population_state", None)
+        if action.clusters is None or not isinstance(state, InterestState):
+            return
+        rows = np.flatnonzero(action.clusters >= 0)
+        if not len(rows):
+            return
+        windows = state.session.hist_clusters
+        targets = undiscovered_targets(self.world, state, windows)[rows]
+        self.explored += len(rows)
+        self.hits += int((targets == action.clusters[rows, None]).any(axis=1).sum())
+        self.chance += float(chance_of_hit(targets, windows[rows], self.world.level.n_clusters).sum())
+
+    def summary(self) -> dict[str, float]:
+        """``explore_hit_rate`` and ``explore_hit_chance`` (NaN when nothing was explored)."""
+        n = self.explored
+        return {
+            "explore_hit_rate": self.hits / n if n else float("nan"),
+            "explore_hit_chance": self.chance / n if n else float("nan"),
+        }

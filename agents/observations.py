@@ -10,7 +10,7 @@ from agents.errors import ObservationError
 from agents.types import Obs
 from envs.session import last_distinct
 
-__all__ = ["OBS_KEYS", "check_obs", "in_window", "last_distinct", "pad_history"]
+__all__ = ["OBS_KEYS", "check_obs", "in_window", "last_distinct", "pad_history", "positive_window"]
 
 OBS_KEYS: tuple[str, ...] = ("items", "clusters", "responses", "session")
 
@@ -51,6 +51,15 @@ def check_obs(obs: Any, history_length: int, n_items: int, n_clusters: int) -> O
                 f"obs[{key!r}] holds {bad}, outside [-1, {hi - 1}]; is the observation from another world?"
             )
     return {"items": items, "clusters": clusters, "responses": np.asarray(obs["responses"]), "session": session}
+
+
+def positive_window(obs: Obs) -> np.ndarray:
+    """(B, H) the window's clusters where the engagement was positive (liked, or at least half
+    watched: ``envs.interest.is_positive``), -1 elsewhere: the history the language layer is
+    trained on (``llm.data`` keeps positive engagements only), so serving reads the same."""
+    responses = obs["responses"]
+    positive = (responses[..., 2] > 0) | (responses[..., 1] >= 0.5)
+    return np.where(positive, obs["clusters"], -1)
 
 
 def pad_history(history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

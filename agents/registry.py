@@ -92,12 +92,12 @@ def _markov(world: World, history_length: int, logs: Any = None, markov_path: An
 
 
 def _counts(world: World, history_length: int, logs: Any = None, power: float = 3.0,
-            first_time_only: bool = False, **_: Any) -> CountsSelector:
+            first_time_only: bool = True, min_returns: int = 2, **_: Any) -> CountsSelector:
     if logs is None:
         raise ConfigError(
             "the counts selector counts transitions in logs: pass logs=envs.logs.organic_logs(world, ...)"
         )
-    return CountsSelector(world.level.n_clusters, history_length, power, first_time_only).fit(logs)
+    return CountsSelector(world.level.n_clusters, history_length, power, first_time_only, min_returns).fit(logs)
 
 
 def _llm(world: World, history_length: int, table: Any = None, **_: Any) -> LLMTableSelector:

@@ -1,7 +1,9 @@
 """noveltygym's simulated world: users whose interests drift across interest clusters.
 
 Needs only numpy, numba and gymnasium. Importing it registers the gymnasium ids
-``noveltygym/InterestExploration-v1``, ``noveltygym/InterestExploration-Tiny-v1`` and
+``noveltygym/InterestExploration-v2`` (the default world, with interest journeys),
+``noveltygym/InterestExploration-v1`` (the classic world before them, kept so that its results
+can be reproduced), ``noveltygym/InterestExploration-Tiny-v1`` and
 ``noveltygym/RecSimInterestEvolution-v1`` (each with a vector entry point for ``gym.make_vec``).
 """
 
@@ -19,7 +21,8 @@ from envs.taxonomy import Taxonomy
 from envs.world import World, make_world
 
 ENV_IDS: dict[str, str] = {
-    "noveltygym/InterestExploration-v1": "default",
+    "noveltygym/InterestExploration-v2": "default",
+    "noveltygym/InterestExploration-v1": "classic",
     "noveltygym/InterestExploration-Tiny-v1": "tiny",
     "noveltygym/RecSimInterestEvolution-v1": "recsim-interest-evolution",
 }

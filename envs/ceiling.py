@@ -19,7 +19,7 @@ With ``journey_predictability = 0`` the ceiling falls to chance: there is nothin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -74,10 +74,21 @@ def journey_probe(
     state = world.init_state(np.arange(n_users), np.random.default_rng(seed))
     items = state.session.hist_items
     windows = np.where(items >= 0, lvl.item_cluster[np.maximum(items, 0)], -1).astype(np.int64)
-    latent, discovered = world.oracle_latent_clusters(state, lvl.name if level is not None else None)
-    in_window = (latent[:, :, None] == windows[:, None, :]).any(axis=2)
-    targets = np.where(discovered | in_window, -1, latent).astype(np.int64)
+    targets = undiscovered_targets(world, state, windows, level)
     return JourneyProbe(last_distinct(windows, history_length), windows, targets, lvl.n_clusters)
+
+
+def undiscovered_targets(world: World, state: Any, windows: np.ndarray, level: str | int | None = None) -> np.ndarray:
+    """(B, K) int64 the clusters (at ``level``) of each user's undiscovered latent interests
+    that are not in their window (B, H), -1 elsewhere: what an exploration proposal can hit."""
+    latent, discovered = world.oracle_latent_clusters(state, level)
+    in_window = (latent[:, :, None] == windows[:, None, :]).any(axis=2)
+    return np.where(discovered | in_window, -1, latent).astype(np.int64)
+
+
+def chance_of_hit(targets: np.ndarray, windows: np.ndarray, n_clusters: int) -> np.ndarray:
+    """(B,) the chance that a uniformly random cluster outside each window hits a target."""
+    return distinct_per_row(targets) / np.maximum(n_clusters - distinct_per_row(windows), 1)
 
 
 def _keys(histories: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -135,7 +146,7 @@ def leave_one_out_guess(keys: list[np.ndarray], targets: np.ndarray, m: int) -> 
     return guess
 
 
-def _distinct_per_row(a: np.ndarray) -> np.ndarray:
+def distinct_per_row(a: np.ndarray) -> np.ndarray:
     """(N,) how many distinct ids >= 0 each row of ``a`` (N, K) holds."""
     srt = np.sort(a, axis=1)
     new = srt >= 0
@@ -148,8 +159,7 @@ def ceiling(probe: JourneyProbe) -> Ceiling:
     m, n = probe.n_clusters, len(probe.targets)
     if n < 4:
         raise ConfigError(f"a ceiling needs at least 4 probed users, got {n}")
-    n_targets, n_seen = _distinct_per_row(probe.targets), _distinct_per_row(probe.windows)
-    chance = float(np.mean(n_targets / np.maximum(m - n_seen, 1)))
+    chance = float(chance_of_hit(probe.targets, probe.windows, m).mean())
 
     def rate(rows: slice) -> float:
         hist, targets = probe.histories[rows], probe.targets[rows]

@@ -36,36 +36,38 @@ class WorldConfig:
     quality_std: float = 1.0
 
     # --- clusters ---------------------------------------------------------------------
-    cluster_level: str | int = "subtopic"
+    cluster_level: str | int = "topic"
     """Granularity of the interest clusters the env reports: 'domain', 'topic', 'subtopic',
     or an int K for K clusters found by k-means on item embeddings."""
 
     # --- users --------------------------------------------------------------------------
     n_active_anchors: int = 3
     """Interests the user's history comes from."""
-    n_latent_anchors: int = 2
-    """Interests the user enjoys when found but the system has never seen: what exploration finds."""
-    journey_predictability: float = 0.7
+    n_latent_anchors: int = 4
+    """Interests the user enjoys when found but the system has never seen: what exploration finds.
+    Four (two in `classic`): with two, most users have found both a few weeks in and exploration
+    is then pure cost; four keep something to find over the 60-day horizon."""
+    journey_predictability: float = 0.9
     """Probability that a latent interest is a journey from one of the user's active interests
     ("fans of X go on to like Y", the same targets for everyone with X); else it lies anywhere.
     0 = no journey structure: no selector can beat chance at naming latent interests."""
-    journey_level: Literal["subtopic", "topic"] = "subtopic"
+    journey_level: Literal["subtopic", "topic"] = "topic"
     """Level at which journeys are defined: from a subtopic to subtopics of other topics, or from
     a topic to other topics (a random subtopic of the target topic). Journeys defined at the
     level the selector sees are the ones a selector can learn from logs."""
-    journeys_per_source: int = 3
+    journeys_per_source: int = 2
     """How many targets each source subtopic (or topic) has: fewer = more predictable."""
-    latent_fades: bool = True
+    latent_fades: bool = False
     """Whether latent interests lose strength, like every other interest, each time the user
     engages with something else (then most fade before anyone finds them); False = they wait,
     at full strength, until found."""
-    boredom_rate: float = 0.0
+    boredom_rate: float = 0.015
     """Boredom with an interest grows by this share of what is left (b += rate * (1 - b)) each
     time the user clicks an item it explains; the interest's pull is scaled by (1 - b). 0 = none
     (the `classic` world); it is what makes a served-to-death interest pay less and a new one pay."""
-    boredom_recovery: float = 0.0
+    boredom_recovery: float = 0.3
     """Share of boredom that fades per day away (b *= (1 - recovery) ** days between sessions)."""
-    self_discovery_rate: float = 0.0
+    self_discovery_rate: float = 0.1
     """Chance, at the start of each returning session, that a user finds one of their
     undiscovered latent interests on their own (search, a friend's link): it enters their history
     as an engagement the system did not recommend, so logs carry real journeys."""
@@ -113,7 +115,7 @@ class WorldConfig:
     session_budget: float = 30.0
     no_click_cost: float = 1.0
     max_session_steps: int = 40
-    horizon_days: int = 14
+    horizon_days: int = 60
     return_bias: float = -0.5
     return_slope: float = 4.0
     """Daily return probability is sigmoid(return_bias + return_slope * (satisfaction - 0.5))."""
@@ -214,9 +216,21 @@ TINY_TAXONOMY: dict[str, Any] = {
     ]
 }
 
+# The world before issue 12 ("classic", env id noveltygym/InterestExploration-v1): journeys per
+# subtopic spread over other topics, latent interests that fade, no boredom, no self-discovery,
+# subtopic clusters, a 14-day horizon. Every trajectory as it was.
+CLASSIC = WorldConfig(
+    cluster_level="subtopic", n_latent_anchors=2, journey_predictability=0.7, journey_level="subtopic",
+    journeys_per_source=3, latent_fades=True, boredom_rate=0.0, boredom_recovery=0.0, self_discovery_rate=0.0,
+    horizon_days=14,
+)
+
 PRESETS: dict[str, WorldConfig] = {
+    # World v1 (issue 12): interest journeys worth finding and possible to learn. Calibrated by
+    # `python -m experiments.journeys_calibration` (README "The world").
     "default": WorldConfig(),
-    "tiny": WorldConfig(
+    "classic": CLASSIC,
+    "tiny": CLASSIC.replace(
         n_items=30, embedding_dim=4, taxonomy_data=TINY_TAXONOMY, cluster_level="subtopic",
         slate_size=3, history_length=4, n_active_anchors=1, n_latent_anchors=1, journey_predictability=0.0,
         initial_history=4, w_satiation=0.0, fixed_anchors=(("alpha",), ("beta",)),
@@ -224,17 +238,17 @@ PRESETS: dict[str, WorldConfig] = {
         strength_decay=0.0, strength_gain=0.0, item_noise=0.02, quality_std=0.1,
         max_session_steps=10, horizon_days=3, churn_rate=0.0,
     ),
-    "recsim-interest-evolution": WorldConfig(
+    "recsim-interest-evolution": CLASSIC.replace(
         dynamics="recsim", n_items=2_000, slate_size=2, history_length=10, cluster_level="topic",
         choice_model="proportional", reward="watch_time",
     ),
     "large": WorldConfig(n_items=200_000, embedding_dim=32),
     # Fitted to MovieLens ml-latest-small (genres against this world's domains) by
-    # `python -m experiments.reallogs.fit` (60 random candidates + 40 local steps, seed 0): more
-    # interests per person, a few domains as mass tastes, stronger boredom, people who click
-    # readily and come back. It matches how many interests people have and how often they repeat
-    # a cluster; not how predictable real journeys are (issue 12). README "Real logs" has the table.
-    "movielens": WorldConfig(
+    # `python -m experiments.reallogs.fit` (60 random candidates + 40 local steps, seed 0), on the
+    # classic world: more interests per person, a few domains as mass tastes, stronger satiation,
+    # people who click readily and come back. It matches how many interests people have and how
+    # often they repeat a cluster; not how predictable real journeys are. README "Real logs".
+    "movielens": CLASSIC.replace(
         n_active_anchors=7, affinity_width=0.156, w_satiation=2.362, satiation_decay=0.577,
         no_click_utility=1.0, churn_rate=0.0, return_bias=2.0, interest_popularity_skew=1.612,
     ),

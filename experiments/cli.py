@@ -181,10 +181,15 @@ def _print_real(out: Path) -> None:
 
 
 def _print_result(out: Path) -> None:
-    from experiments.report import TABLE_METRICS, summary_table
+    import json
+
+    from experiments.report import TABLE_METRICS, journeys_text, summary_table
     from experiments.runner import read_summary
 
     print(summary_table(read_summary(out), TABLE_METRICS))
+    if (out / "journeys.json").exists():
+        print()
+        print(journeys_text(json.loads((out / "journeys.json").read_text())))
     print(f"\nreport: {out / 'report.md'}")
 
 

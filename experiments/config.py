@@ -115,7 +115,9 @@ class LogsSection:
     """'organic': part of each slate from recent clusters, the rest random (envs.logs);
     'exploit': the exploitation recommender."""
     explore: float = 0.5
-    n_users: int = 4000
+    n_users: int = 20_000
+    """Logged users: the language model and the count selector learn journeys only from the few
+    users whose logs hold a discovery that stuck, so logs are large (20,000 x 100 take ~5 s)."""
     n_steps: int = 100
     seed: int = 1000
 
@@ -128,8 +130,17 @@ class LLMSection:
     """'default' (trained here), 'smollm2', or a transformers model name/path."""
     seed: int = 0
     """Seed of the model's initialization, data split and table sampling."""
-    n_samples: int = 1
-    temperature: float = 1.0
+    n_samples: int = 8
+    """Answers kept per history in the table; serving picks one of them outside the user's window
+    at random, so a user is not shown the same cluster over and over."""
+    temperature: float = 0.3
+    """Sampling temperature of the table's answers. Below 1 it concentrates on the model's most
+    likely journeys (at 1, a nearly flat distribution gives a hit rate near chance)."""
+    first_time_only: bool = True
+    """Fine-tuning targets: only clusters the user engaged with for the first time in the logs..."""
+    min_returns: int = 2
+    """... and came back to at least this many times (an interest that stuck; 0 keeps every
+    target). Most other logged transitions are clicks on whatever an organic slate showed."""
     balance: bool = True
     """Cap examples per target and per history (the paper's balancing); False = raw counts."""
     settings: dict[str, Any] = field(default_factory=dict)

@@ -79,6 +79,8 @@ def llm_config(cfg: RunConfig) -> Any:
     raw = copy.deepcopy(cfg.llm.settings)
     data = raw.setdefault("data", {})
     data["history_length"] = cfg.agent.history_length
+    data.setdefault("first_time_only", cfg.llm.first_time_only)
+    data.setdefault("min_returns", cfg.llm.min_returns)
     if not cfg.llm.balance:
         data["cap_per_target"] = None
         data["cap_per_history"] = None
@@ -210,6 +212,35 @@ def make(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: in
     return make_agent(spec.name, world, seed=seed, **kwargs)
 
 
+JOURNEY_PROBE_USERS = 100_000  # fresh users behind each run's ceiling (about 2 s at topic level)
+
+
+def journey_hit_rates(world: World, cfg: RunConfig, art: Artifacts) -> dict[str, Any] | None:
+    """On fresh users of ``world`` (``envs.ceiling``): chance, the Bayes ceiling, and the top-1
+    hit rate of every configured hierarchical agent's selector, as proposed when serving (None
+    for worlds without latent interests)."""
+    from agents.errors import StateError
+    from envs.ceiling import ceiling, journey_probe
+    from envs.state import InterestState
+
+    if cfg.recsim_ng is not None or not isinstance(world.init_state(np.arange(1), np.random.default_rng(0)),
+                                                   InterestState):
+        return None
+    probe = journey_probe(world, JOURNEY_PROBE_USERS, cfg.agent.history_length, seed=cfg.eval.seeds[0])
+    c = ceiling(probe)
+    selectors: dict[str, float] = {}
+    for spec in cfg.agents:
+        selector = getattr(make(world, cfg, spec, art, cfg.eval.seeds[0]), "selector", None)
+        if selector is None:
+            continue
+        try:
+            proposals = selector.select(probe.histories, probe.windows, np.random.default_rng(cfg.eval.seeds[0]))
+        except StateError:  # the oracle reads a live env's hidden state; it hits whenever it can
+            continue
+        selectors[spec.display_name] = probe.hit_rate(proposals)
+    return {"n_users": c.n_users, "history_length": cfg.agent.history_length, **c.as_dict(), "selectors": selectors}
+
+
 @dataclass
 class TrialResult:
     """One agent under one seed."""
@@ -222,10 +253,11 @@ class TrialResult:
     seconds: float
 
 
-def simulate(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> tuple[Any, list[float]]:
+def simulate(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int,
+             on_action: Any = None) -> tuple[Any, list[float]]:
     """Serve ``cfg.eval.n_users`` users with the agent of ``spec`` for ``cfg.eval.n_steps`` steps:
     the event log, and the mean entropy of users' hidden interests after each step (NaN for
-    RecSim NG, which keeps them inside TensorFlow)."""
+    RecSim NG, which keeps them inside TensorFlow). ``on_action`` as ``run_agent``'s."""
     from agents.evaluate import run_agent
 
     agent = make(world, cfg, spec, art, seed)
@@ -237,7 +269,8 @@ def simulate(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed
 
     env = cfg.population(world, cfg.eval.n_users)
     try:
-        event_log = run_agent(agent, world, cfg.eval.n_users, cfg.eval.n_steps, seed=seed, on_step=record, env=env)
+        event_log = run_agent(agent, world, cfg.eval.n_users, cfg.eval.n_steps, seed=seed, on_step=record, env=env,
+                              on_action=on_action)
     finally:
         env.close()
     return event_log, entropy
@@ -255,13 +288,15 @@ def step_frame(event_log: Any, entropy: list[float], n_clusters: int, n_users: i
 
 
 def evaluate_one(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> TrialResult:
-    from agents.evaluate import exploration_split
+    from agents.evaluate import ExplorationHits, exploration_split
 
     t0 = time.perf_counter()
-    event_log, entropy = simulate(world, cfg, spec, art, seed)
+    hits = ExplorationHits(world)
+    event_log, entropy = simulate(world, cfg, spec, art, seed, on_action=hits)
     m = world.level.n_clusters
     summary = summarize(event_log, m, world.corpus.n_items, seed=seed)
     summary.update(exploration_split(event_log))
+    summary.update(hits.summary())
     steps = step_frame(event_log, entropy, m, cfg.eval.n_users, seed)
     users = pd.DataFrame(per_user_metrics(event_log, m))
     for frame in (steps, users):

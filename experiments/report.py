@@ -20,9 +20,13 @@ from experiments.stats import mean_ci95
 HEADLINE = (
     "novel_clusters_per_user", "ueuc", "positive_rate", "completion_rate", "watch_time_per_user",
     "active_days_per_user", "entropy", "serendipity", "coverage", "homogenization",
+    "explore_hit_rate", "explore_hit_chance",
 )
 # The short table of novelty and enjoyment that the command line, sweeps and the paper print.
-TABLE_METRICS = ("novel_clusters_per_user", "watch_time_per_user", "positive_rate", "active_days_per_user", "entropy")
+TABLE_METRICS = (
+    "novel_clusters_per_user", "watch_time_per_user", "positive_rate", "active_days_per_user", "entropy",
+    "explore_hit_rate",
+)
 
 
 def read_trials(out: Path) -> tuple[list[dict], pd.DataFrame, pd.DataFrame]:
@@ -94,6 +98,9 @@ def write_report(out: Path, plots: bool = True, tensorboard: bool = False) -> Pa
         summary_table(summary),
         "",
     ]
+    if (out / "journeys.json").exists():
+        journeys = json.loads((out / "journeys.json").read_text())
+        parts += ["## Naming undiscovered interests", "", journeys_text(journeys), ""]
     if llm:
         parts += ["## Language model", "", _llm_text(llm), ""]
     for path, caption in figures:
@@ -135,6 +142,25 @@ def _llm_text(llm: dict) -> str:
         lazy = " (computed lazily)" if llm.get("lazy_table") else ""
         rows.append(f"- transition table: {llm['table_rows']:,} histories{lazy}")
     return "\n".join(rows)
+
+
+def journeys_text(journeys: dict[str, Any]) -> str:
+    """Each selector's top-1 hit rate on fresh users beside chance and the ceiling
+    (``experiments.pipeline.journey_hit_rates``), as a Markdown table with a preamble."""
+    chance, ceiling = journeys["chance"], journeys["ceiling"]
+    lines = [
+        f"On {journeys['n_users']:,} fresh users, how often a selector's proposal (from the last "
+        f"{journeys['history_length']} clusters) names one of the user's undiscovered latent interests: "
+        f"chance (a random novel cluster) {chance:.2%}; the Bayes ceiling {ceiling:.2%} (estimated by "
+        f"leave-one-out counting; {journeys['ceiling_half_sample']:.2%} on half the users). The run's own "
+        "rate, as users' histories and discoveries evolve, is `explore_hit_rate` beside `explore_hit_chance`.",
+        "",
+        "| selector | top-1 hit rate | x chance | share of ceiling |",
+        "|---|---|---|---|",
+    ]
+    for name, rate in journeys["selectors"].items():
+        lines.append(f"| {name} | {rate:.2%} | {rate / max(chance, 1e-12):.1f} | {rate / max(ceiling, 1e-12):.2f} |")
+    return "\n".join(lines)
 
 
 def _tensorboard(out: Path, steps: pd.DataFrame) -> None:

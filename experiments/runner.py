@@ -6,6 +6,7 @@ Run folder layout::
     environment.json     package versions, git commit, seeds, command
     run.log              the log of the run
     llm.json             language-model facts (training curve, timings, held-out metrics)
+    journeys.json        every selector's hit rate on fresh users beside chance and the ceiling
     trials/              one result per (agent, seed), written atomically
     per_step.parquet     per-step means per agent and seed (novelty, enjoyment, entropy, ...)
     per_user.parquet     per-user summaries per agent and seed
@@ -73,6 +74,9 @@ def run_experiment(
     art = pipeline.prepare(world, cfg, Path(cache) if cache else out_dir / "cache", progress)
     if art.llm:
         write_json(out_dir / "llm.json", art.llm)
+    journeys = pipeline.journey_hit_rates(world, cfg, art)
+    if journeys is not None:
+        write_json(out_dir / "journeys.json", journeys)
     trials = [(spec, seed) for spec in cfg.agents for seed in cfg.eval.seeds]
     bar = tqdm(trials, desc="evaluate", disable=not progress, unit="trial")
     for spec, seed in bar:

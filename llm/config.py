@@ -54,10 +54,13 @@ class DataConfig:
     cap_per_history: int | None = 20  # at most this many examples per history; None = no cap
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test shares of the histories
     first_time_only: bool = False  # keep only targets the user engages for the first time in the logs
+    min_returns: int = 0  # keep only targets the user engages positively again at least this many times
 
     def __post_init__(self) -> None:
         _positive(self, "history_length")
         _optional_positive(self, "cap_per_target", "cap_per_history")
+        if isinstance(self.min_returns, bool) or not isinstance(self.min_returns, int) or self.min_returns < 0:
+            raise ConfigError(f"DataConfig.min_returns must be an integer >= 0, got {self.min_returns!r}")
         if len(self.split) != 3 or any(s < 0 for s in self.split) or abs(sum(self.split) - 1.0) > 1e-6:
             raise ConfigError(
                 f"split must be three non-negative shares (train, val, test) summing to 1, got {self.split!r}"
@@ -85,6 +88,11 @@ class TrainConfig:
     # percent of the time ("hiking fiction"); the 5 % tail is where those mixtures live.
     eval_top_p: float | None = 0.95
     time_budget_s: float | None = None  # stop fine-tuning after this many seconds (None = no limit)
+    # Early stopping on the held-out hit rate (greedy answers of validation histories, which
+    # training never saw, against their logged targets), measured every eval_every steps: stop
+    # after this many measurements without a new best and keep the best weights. A small model
+    # memorises its few thousand examples long before sft_steps; 0 trains every step.
+    patience: int = 3
     num_threads: int = 2  # torch threads; the project's machines have 2 cores
     # The paper's baseline (§4): the model before fine-tuning, prompted with this many training
     # examples, free exact match on the test histories (lowered to what fits its positions;
@@ -98,7 +106,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         _positive(self, "batch_size", "eval_every", "eval_histories", "num_threads")
-        for name in ("pretrain_steps", "sft_steps", "warmup_steps", "few_shot_examples"):
+        for name in ("pretrain_steps", "sft_steps", "warmup_steps", "few_shot_examples", "patience"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 0:
                 raise ConfigError(f"TrainConfig.{name} must be a non-negative integer, got {value!r}")

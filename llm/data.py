@@ -201,21 +201,25 @@ def _n_clusters(n_clusters: int | DescriptionsLike) -> int:
 
 
 def extract_transitions(
-    df: pd.DataFrame, history_length: int, first_time_only: bool = False
+    df: pd.DataFrame, history_length: int, first_time_only: bool = False, min_returns: int = 0
 ) -> tuple[Transitions, dict[str, int]]:
     """Steps 1-4 of the module docstring; returns the transitions and the per-stage counts.
 
     ``first_time_only`` keeps a transition only when its target is the user's first positive
     engagement with that cluster in the logs: the discoveries, which is what a novelty
-    selector should learn, rather than returns to interests the user already had."""
+    selector should learn, rather than returns to interests the user already had.
+    ``min_returns`` keeps it only when the user engaged positively with the target cluster at
+    least that many more times later in the logs: an interest that stuck, not a one-off click
+    on whatever a slate happened to show (observable in real logs, unlike a hidden interest)."""
     counts = {"logged interactions": len(df)}
     pos = df[df["engagement"] == 1].sort_values(["user", "time"], kind="stable")
     counts["positive engagements"] = len(pos)
     users = pos["user"].to_numpy()
     clusters = pos["cluster"].to_numpy().astype(np.int64)
+    later = _later_engagements(users, clusters)
     repeat = np.zeros(len(pos), dtype=bool)
     repeat[1:] = (users[1:] == users[:-1]) & (clusters[1:] == clusters[:-1])
-    users, clusters = users[~repeat], clusters[~repeat]
+    users, clusters, later = users[~repeat], clusters[~repeat], later[~repeat]
     counts["after dropping repeats"] = len(clusters)
     L = history_length
     if len(clusters) <= L:
@@ -232,9 +236,27 @@ def extract_transitions(
         _, inverse = np.unique(np.stack([users, clusters]), axis=1, return_inverse=True)
         first = np.zeros(len(clusters), dtype=bool)
         first[np.unique(inverse.ravel(), return_index=True)[1]] = True  # first position of each pair
-        windows = windows[first[target_at]]
+        windows, target_at = windows[first[target_at]], target_at[first[target_at]]
         counts["target engaged for the first time"] = len(windows)
+    if min_returns:
+        windows = windows[later[target_at] >= min_returns]
+        counts[f"target engaged again >= {min_returns} times"] = len(windows)
     return Transitions(np.ascontiguousarray(windows[:, :L]), windows[:, L].copy()), counts
+
+
+def _later_engagements(users: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """(E,) for each positive engagement (sorted by user, then time), how many positive
+    engagements of the same user with the same cluster come after it."""
+    if not len(users):
+        return np.zeros(0, dtype=np.int64)
+    _, group = np.unique(np.stack([users, clusters]), axis=1, return_inverse=True)
+    group = group.ravel()
+    order = np.argsort(group, kind="stable")  # each group's engagements, in time order
+    sizes = np.bincount(group)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    rank = np.empty(len(group), dtype=np.int64)
+    rank[order] = np.arange(len(group)) - np.repeat(starts, sizes)
+    return sizes[group] - 1 - rank
 
 
 def _cap(keys: np.ndarray, order: np.ndarray, cap: int | None) -> np.ndarray:
@@ -282,6 +304,7 @@ def build_sft_data(
     split: tuple[float, float, float] = DataConfig.split,
     verbose: bool = False,
     first_time_only: bool = False,
+    min_returns: int = 0,
 ) -> SFTData:
     """Fine-tuning data from logs (see the module docstring for the steps).
 
@@ -296,11 +319,12 @@ def build_sft_data(
     Raises:
         DataError: malformed or empty logs, unknown clusters, or no usable transition.
     """
-    config = DataConfig(history_length, cap_per_target, cap_per_history, tuple(split), first_time_only)  # type: ignore[arg-type]
+    config = DataConfig(history_length, cap_per_target, cap_per_history, tuple(split),  # type: ignore[arg-type]
+                        first_time_only, min_returns)
     m = _n_clusters(n_clusters)
     df = read_logs(logs)
     validate_logs(df, m)
-    transitions, counts = extract_transitions(df, config.history_length, config.first_time_only)
+    transitions, counts = extract_transitions(df, config.history_length, config.first_time_only, config.min_returns)
     if not len(transitions):
         raise DataError(
             f"the logs yield no transition of {config.history_length}+1 distinct consecutive "

@@ -85,6 +85,21 @@ def free_exact_match(
     return lm.free(histories, config, seed=seed, shots=shots).exact_match_rate
 
 
+def greedy_hit_rate(lm: ClusterLM, data: Transitions, max_histories: int | None = None, seed: int = 0) -> float:
+    """Recall@1 of the greedy constrained answer (never a history cluster) of each distinct
+    history of ``data`` (at most ``max_histories`` of them, drawn seeded), scored per example
+    against its logged target: the held-out hit rate early stopping selects on."""
+    keys = history_index(data.histories, lm.n_clusters)
+    unique, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
+    chosen = np.arange(len(unique))
+    if max_histories is not None and len(unique) > max_histories:
+        chosen = np.sort(np.random.default_rng(seed).choice(len(unique), max_histories, replace=False))
+    answers = np.full(len(unique), -1, dtype=np.int64)
+    answers[chosen] = lm.constrained(data.histories[first[chosen]], GenerationConfig(temperature=0.0))[:, 0]
+    scored = np.isin(inverse, chosen)
+    return float((answers[inverse[scored]] == data.targets[scored]).mean()) if scored.any() else 0.0
+
+
 def evaluate(
     lm: ClusterLM,
     data: Transitions,

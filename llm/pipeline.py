@@ -31,13 +31,14 @@ from llm.config import GenerationConfig, LLMConfig, TrainConfig
 from llm.data import SFTData, build_sft_data
 from llm.descriptions import DescriptionsLike, HasDescriptions, as_descriptions, descriptions_sha
 from llm.errors import ConfigError, MissingExtraError
-from llm.evaluation import evaluate, few_shot_examples, free_exact_match
+from llm.evaluation import evaluate, few_shot_examples, free_exact_match, greedy_hit_rate
 from llm.generation import ClusterLM
 from llm.models import build_default_model, load_model, save_model
 from llm.tokenization import PromptEncoder, build_word_tokenizer
-from llm.training import LoopSettings, text_examples, train_lm, transition_examples
+from llm.training import EarlyStopping, LoopSettings, text_examples, train_lm, transition_examples
 
 SFT_DATA_FILE = "sft_data.npz"
+HIT_RATE_HISTORIES = 2048  # validation histories early stopping scores (greedy answers are cheap)
 PRETRAINED_DIR = "pretrained"
 
 
@@ -74,7 +75,8 @@ def world_texts(world: Any) -> list[str]:
 def _sft_data(logs, descriptions: Sequence[str], config: LLMConfig, seed: int, verbose: bool) -> SFTData:
     dc = config.data
     return build_sft_data(logs, descriptions, dc.history_length, dc.cap_per_target, dc.cap_per_history,
-                          seed=seed, split=dc.split, verbose=verbose, first_time_only=dc.first_time_only)
+                          seed=seed, split=dc.split, verbose=verbose, first_time_only=dc.first_time_only,
+                          min_returns=dc.min_returns)
 
 
 def fine_tune(
@@ -85,11 +87,15 @@ def fine_tune(
     config: TrainConfig,
     seed: int = 0,
     progress: bool = False,
-) -> tuple[ClusterLM, list[tuple[int, float]], float]:
-    """Fine-tune ``model`` on ``data.train`` in place; return (lm, exact-match curve, seconds).
+) -> tuple[ClusterLM, list[tuple[int, float]], float, dict[str, Any]]:
+    """Fine-tune ``model`` on ``data.train`` in place; return (lm, exact-match curve, seconds,
+    model selection).
 
     The curve is free exact-match on a fixed sample of validation histories every
-    ``config.eval_every`` steps; the seconds exclude those measurements.
+    ``config.eval_every`` steps; the seconds exclude those measurements. With
+    ``config.patience``, the validation split's greedy hit rate is measured at the same steps and
+    training keeps the best weights (``llm.training.EarlyStopping``); the selection dict holds
+    its ``hit_rate_curve`` and ``best_step`` (empty without early stopping or a validation split).
     """
     lm = ClusterLM(model, tokenizer, descriptions, num_threads=None)
     val = data.val if len(data.val) else data.train
@@ -105,13 +111,22 @@ def fine_tune(
         eval_seconds += time.perf_counter() - t
         return value
 
+    def held_out_hit_rate(step: int) -> float:
+        nonlocal eval_seconds
+        t = time.perf_counter()
+        value = greedy_hit_rate(lm, data.val, max_histories=HIT_RATE_HISTORIES, seed=seed)
+        eval_seconds += time.perf_counter() - t
+        return value
+
+    stopping = EarlyStopping(held_out_hit_rate, config.patience) if config.patience and len(data.val) else None
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     settings = LoopSettings(config.sft_steps, config.batch_size, config.lr, config.weight_decay,
                             config.warmup_steps, config.eval_every, config.time_budget_s)
     t0 = time.perf_counter()
     curve = train_lm(model, transition_examples(lm.encoder, data.train), pad, settings, seed=seed,
-                     on_eval=curve_point, progress=progress, desc="fine-tune")
-    return lm, curve, time.perf_counter() - t0 - eval_seconds
+                     on_eval=curve_point, progress=progress, desc="fine-tune", early_stopping=stopping)
+    selection = {} if stopping is None else {"hit_rate_curve": stopping.trace, "best_step": stopping.best_step}
+    return lm, curve, time.perf_counter() - t0 - eval_seconds, selection
 
 
 def _finish(lm: ClusterLM, data: SFTData, config: LLMConfig, out_dir: str | Path, seed: int,
@@ -174,9 +189,9 @@ def train_model(
         save_model(model, tokenizer, Path(out_dir) / PRETRAINED_DIR, metadata={"kind": "pretrained", "seed": seed})
     few_shot = _few_shot_metrics(model, tokenizer, descriptions, data, config, seed)
 
-    lm, curve, sft_seconds = fine_tune(model, tokenizer, descriptions, data, tc, seed, progress)
+    lm, curve, sft_seconds, selection = fine_tune(model, tokenizer, descriptions, data, tc, seed, progress)
     return _finish(lm, data, config, out_dir, seed, curve, pretrain_seconds, sft_seconds,
-                   {"kind": "default", **few_shot}, verbose)
+                   {"kind": "default", **few_shot, **selection}, verbose)
 
 
 def _few_shot_metrics(model, tokenizer, descriptions: Sequence[str], data: SFTData, config: LLMConfig,
@@ -217,11 +232,13 @@ def fine_tune_model(
     few_shot = _few_shot_metrics(model, tokenizer, descriptions, data, config, seed)
     torch.manual_seed(seed)
     trainable = apply_lora(model, lora_rank) if lora_rank is not None else model
-    lm, curve, sft_seconds = fine_tune(trainable, tokenizer, descriptions, data, config.train, seed, progress)
+    lm, curve, sft_seconds, selection = fine_tune(trainable, tokenizer, descriptions, data, config.train, seed,
+                                                  progress)
     if lora_rank is not None:
         lm = ClusterLM(trainable.merge_and_unload(), tokenizer, descriptions, num_threads=None)
     return _finish(lm, data, config, out_dir, seed, curve, 0.0, sft_seconds,
-                   {"kind": "fine-tuned", "base": str(name_or_path), "lora_rank": lora_rank, **few_shot}, verbose)
+                   {"kind": "fine-tuned", "base": str(name_or_path), "lora_rank": lora_rank, **few_shot, **selection},
+                   verbose)
 
 
 def apply_lora(model, rank: int, alpha: int | None = None):

@@ -12,7 +12,8 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 from tqdm.auto import tqdm
@@ -72,6 +73,33 @@ class LoopSettings:
     time_budget_s: float | None = None
 
 
+@dataclass
+class EarlyStopping:
+    """Model selection during training: ``score(step)`` (higher is better, e.g. the held-out hit
+    rate) at every evaluation; training stops after ``patience`` evaluations without a new best,
+    and the best weights are restored at the end. ``trace`` and ``best_step`` record what happened."""
+
+    score: Callable[[int], float]
+    patience: int
+    trace: list[tuple[int, float]] = field(default_factory=list)
+    best_step: int = -1
+    best_score: float = float("-inf")
+    _best_state: dict[str, Any] | None = field(default=None, repr=False)
+
+    def record(self, step: int, model: Any) -> bool:
+        """Score the model at ``step``; True when training should stop."""
+        value = float(self.score(step))
+        self.trace.append((step, value))
+        if value > self.best_score:
+            self.best_step, self.best_score = step, value
+            self._best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return len(self.trace) - 1 - [s for s, _ in self.trace].index(self.best_step) >= self.patience
+
+    def restore(self, model: Any) -> None:
+        if self._best_state is not None:
+            model.load_state_dict(self._best_state)
+
+
 def _lr_factor(step: int, settings: LoopSettings) -> float:
     if step < settings.warmup_steps:
         return (step + 1) / settings.warmup_steps
@@ -88,8 +116,11 @@ def train_lm(
     on_eval: Callable[[int], float] | None = None,
     progress: bool = False,
     desc: str = "train",
+    early_stopping: EarlyStopping | None = None,
 ) -> list[tuple[int, float]]:
     """Train ``model`` in place; return [(step, hook value)] (the hook also runs at step 0 and at the end).
+    With ``early_stopping`` (evaluated at the same steps) training may stop early and ends with
+    the best weights.
 
     Deterministic for a given seed and thread count: batches come from a seeded generator and
     the model has no dropout.
@@ -102,10 +133,13 @@ def train_lm(
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, settings))
     curve: list[tuple[int, float]] = []
 
-    def evaluate(step: int) -> None:
+    def evaluate(step: int) -> bool:
+        """Run the hooks at ``step``; True when early stopping says stop."""
         if on_eval is not None:
             curve.append((step, float(on_eval(step))))
-            model.train()
+        stop = early_stopping.record(step, model) if early_stopping is not None else False
+        model.train()
+        return stop
 
     if settings.eval_every:
         evaluate(0)
@@ -130,11 +164,13 @@ def train_lm(
         out_of_time = (
             settings.time_budget_s is not None and time.perf_counter() - start > settings.time_budget_s
         )
+        stop = False
         if settings.eval_every and (step % settings.eval_every == 0 or step == settings.steps or out_of_time):
-            if not curve or curve[-1][0] != step:
-                evaluate(step)
-        if out_of_time:
+            stop = evaluate(step)
+        if out_of_time or stop:
             break
     bar.close()
+    if early_stopping is not None:
+        early_stopping.restore(model)
     model.eval()
     return curve

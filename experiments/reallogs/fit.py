@@ -66,7 +66,7 @@ def fit(real: dict[str, float], trials: int = 60, refine: int = 40, seed: int = 
     best: tuple[dict, dict, float] = ({}, {}, float("inf"))
     for i in tqdm(range(trials + refine), desc="fit", disable=not progress):
         knobs = sample(rng) if i < trials else perturb(best[0], rng, 0.25 - 0.2 * (i - trials) / max(refine, 1))
-        figures, _ = simulated_figures("default", seed, **knobs)
+        figures, _ = simulated_figures("classic", seed, **knobs)
         d = distance(figures, real)
         if d < best[2]:
             best = (knobs, figures, d)
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--path", default=None, help="a MovieLens folder (default: the embedded ml-latest-small)")
     args = parser.parse_args(argv)
     real, _ = real_figures(load_movielens(args.path), POSITIVE_RATING)
-    default, _ = simulated_figures("default", args.seed)
+    default, _ = simulated_figures("classic", args.seed)
     knobs, fitted, d = fit(real, args.trials, args.refine, args.seed)
     print(table(real, default, fitted))
     print(f"\nmean relative error: default {distance(default, real):.3f}, fitted {d:.3f}")

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 import envs
 from agents import HierarchicalAgent, make_agent
 from agents.errors import EmptyClusterError, SelectorError
+from agents.hierarchical import default_explore_slots
 from agents.items.simple import QualityItems, RandomItems
 from agents.sampling import ClusterItems
 from agents.selectors import LLMTableSelector, MarkovSelector, OptionSelector, RandomNovelSelector
@@ -54,7 +55,7 @@ def test_exploratory_items_in_cluster_on_default_world(default_world):
     _, obs = obs_batch(default_world, 300)
     action = agent.act_explained(obs)
     rows, cols = np.nonzero(action.exploratory)
-    assert len(rows) == 300 * 3
+    assert len(rows) == 300 * default_explore_slots(default_world.config.slate_size)
     np.testing.assert_array_equal(default_world.level.item_cluster[action.slates[rows, cols]], action.clusters[rows])
 
 

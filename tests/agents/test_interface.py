@@ -19,7 +19,7 @@ SIMPLE = [n for n in available_agents() if agent_needs(n) <= {LOGS}]
 @pytest.mark.parametrize("name", SIMPLE)
 def test_agent_serves_distinct_valid_slates_deterministically(tiny, name):
     runs = []
-    kwargs = {"logs": organic_logs(tiny, 32, 20, seed=0)} if LOGS in agent_needs(name) else {}
+    kwargs = {"logs": organic_logs(tiny, 200, 30, seed=0)} if LOGS in agent_needs(name) else {}
     for _ in range(2):
         agent = make_agent(name, tiny, seed=3, **kwargs)
         log = run_agent(agent, tiny, n_users=16, n_steps=6, seed=1)

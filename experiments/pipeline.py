@@ -113,7 +113,8 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
                                 progress=progress)
             meta = json.loads(meta_path.read_text())
             info.update({k: meta.get(k) for k in ("curve", "pretrain_seconds", "sft_seconds", "test_metrics",
-                                                  "few_shot_k", "few_shot_exact_match")})
+                                                  "few_shot_k", "few_shot_exact_match", "hit_rate_curve",
+                                                  "best_step")})
         else:
             model_dir = Path(cfg.llm.model) if cfg.llm.model != "smollm2" else cfg.llm.model  # type: ignore[assignment]
             log.warning("llm.model=%r is served as given, not fine-tuned on the logs; set llm.fine_tune=true to "
@@ -228,6 +229,8 @@ def journey_hit_rates(world: World, cfg: RunConfig, art: Artifacts) -> dict[str,
         return None
     probe = journey_probe(world, JOURNEY_PROBE_USERS, cfg.agent.history_length, seed=cfg.eval.seeds[0])
     c = ceiling(probe)
+    seen = _logged_histories(probe.histories, art.logs, probe.n_clusters)
+    by_part: dict[str, dict[str, float]] = {"seen in the logs": {}, "unseen": {}}
     selectors: dict[str, float] = {}
     for spec in cfg.agents:
         selector = getattr(make(world, cfg, spec, art, cfg.eval.seeds[0]), "selector", None)
@@ -237,8 +240,31 @@ def journey_hit_rates(world: World, cfg: RunConfig, art: Artifacts) -> dict[str,
             proposals = selector.select(probe.histories, probe.windows, np.random.default_rng(cfg.eval.seeds[0]))
         except StateError:  # the oracle reads a live env's hidden state; it hits whenever it can
             continue
-        selectors[spec.display_name] = probe.hit_rate(proposals)
-    return {"n_users": c.n_users, "history_length": cfg.agent.history_length, **c.as_dict(), "selectors": selectors}
+        hits = probe.hits(proposals)
+        selectors[spec.display_name] = float(hits.mean())
+        if seen is not None:
+            for part, rows in (("seen in the logs", seen), ("unseen", ~seen)):
+                by_part[part][spec.display_name] = float(hits[rows].mean()) if rows.any() else float("nan")
+    out: dict[str, Any] = {"n_users": c.n_users, "history_length": cfg.agent.history_length, **c.as_dict(),
+                           "selectors": selectors}
+    if seen is not None:
+        out["seen_share"] = float(seen.mean())
+        out["by_history"] = by_part
+    return out
+
+
+def _logged_histories(histories: np.ndarray, logs: pd.DataFrame | None, n_clusters: int) -> np.ndarray | None:
+    """(N,) whether each history (N, L) occurs as the context of a logged transition between
+    positive engagements (``llm.data.extract_transitions``, no filter); None without logs."""
+    if logs is None:
+        return None
+    from llm.data import extract_transitions
+    from llm.histories import history_index
+
+    logged, _ = extract_transitions(logs, histories.shape[1])
+    complete = (histories >= 0).all(axis=1)
+    keys = history_index(np.maximum(histories, 0), n_clusters)
+    return complete & np.isin(keys, history_index(logged.histories, n_clusters))
 
 
 @dataclass

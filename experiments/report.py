@@ -128,6 +128,10 @@ def _llm_text(llm: dict) -> str:
     if llm.get("curve"):
         last = llm["curve"][-1]
         rows.append(f"- free exact-match after {last[0]} fine-tuning steps: {last[1]:.3f}")
+    if llm.get("hit_rate_curve"):
+        best = dict(llm["hit_rate_curve"]).get(llm.get("best_step"), float("nan"))
+        rows.append(f"- kept the weights of step {llm['best_step']} (early stopping on the held-out greedy hit "
+                    f"rate, {best:.3f} there; measured at steps {[s for s, _ in llm['hit_rate_curve']]})")
     for key in ("pretrain_seconds", "sft_seconds", "table_seconds"):
         if llm.get(key) is not None:
             rows.append(f"- {key.replace('_', ' ')}: {llm[key]:.1f}")
@@ -160,6 +164,12 @@ def journeys_text(journeys: dict[str, Any]) -> str:
     ]
     for name, rate in journeys["selectors"].items():
         lines.append(f"| {name} | {rate:.2%} | {rate / max(chance, 1e-12):.1f} | {rate / max(ceiling, 1e-12):.2f} |")
+    parts = journeys.get("by_history")
+    if parts:
+        lines += ["", f"By whether the history occurs in the logged transitions ({journeys['seen_share']:.0%} do):", "",
+                  "| selector | " + " | ".join(parts) + " |", "|---" * (len(parts) + 1) + "|"]
+        for name in journeys["selectors"]:
+            lines.append(f"| {name} | " + " | ".join(f"{parts[p].get(name, float('nan')):.2%}" for p in parts) + " |")
     return "\n".join(lines)
 
 

@@ -235,7 +235,7 @@ def write_sweep_report(out_dir: Path) -> Path:
     grid = manifest["grid"]
     if len(grid) == 1 and len(table) > 1:
         field, values = next(iter(grid.items()))
-        for metric in ("novel_clusters_per_user", "watch_time_per_user"):
+        for metric in ("novel_clusters_per_user", "watch_time_per_user", "explore_hit_rate"):
             series: dict[str, tuple[list, list | None]] = {}
             for name in table[0]["agents"]:
                 stats = [c["agents"][name][metric] for c in table]

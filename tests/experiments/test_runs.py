@@ -34,6 +34,16 @@ def test_run_writes_every_output(tmp_path: Path, fast_config: Path, capsys) -> N
     oracle, exploit = summary["agents"]["hierarchical-oracle"], summary["agents"]["exploit"]
     assert oracle["novel_clusters_per_user"]["mean"] > exploit["novel_clusters_per_user"]["mean"]
     assert oracle["watch_time_per_user"]["mean"] > exploit["watch_time_per_user"]["mean"]
+    # Tiny: everyone's latent interest is beta, so the oracle always names it; a random novel
+    # cluster is beta or gamma. On fresh users the ceiling is certainty and chance one half.
+    random = summary["agents"]["hierarchical-random"]
+    assert oracle["explore_hit_rate"]["mean"] > random["explore_hit_rate"]["mean"]
+    assert abs(random["explore_hit_rate"]["mean"] - random["explore_hit_chance"]["mean"]) < 0.1
+    journeys = json.loads((out / "journeys.json").read_text())
+    assert journeys["ceiling"] == 1.0 and journeys["chance"] == 0.5
+    assert list(journeys["selectors"]) == ["hierarchical-random"]  # the oracle needs a live env
+    assert abs(journeys["selectors"]["hierarchical-random"] - 0.5) < 0.02
+    assert "Naming undiscovered interests" in (out / "report.md").read_text()
 
 
 def test_report_regenerates_the_same_report(tmp_path: Path, fast_config: Path) -> None:

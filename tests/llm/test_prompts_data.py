@@ -62,6 +62,18 @@ def test_first_time_only_keeps_discoveries():
     assert got == [((1, 2), 4), ((4, 1), 3)]
 
 
+def test_min_returns_keeps_targets_the_user_came_back_to():
+    # user 0 positives 1 2 4 5 4 6 4: (1,2)->4 and later two more 4s; (2,4)->5 once; (5,4) is a repeat of 4...
+    logs = _logs([(0, t, 0, c, 1) for t, c in enumerate([1, 2, 4, 5, 4, 6, 4])])
+    kwargs = {"split": (1.0, 0.0, 0.0), "cap_per_history": None, "cap_per_target": None, "first_time_only": True}
+    once = build_sft_data(logs, 8, min_returns=1, **kwargs)
+    twice = build_sft_data(logs, 8, min_returns=2, **kwargs)
+    assert sorted(once.train.targets.tolist()) == [4]  # 5 and 6 were one-offs
+    assert twice.train.targets.tolist() == [4] and twice.train.histories.tolist() == [[1, 2]]
+    assert build_sft_data(logs, 8, min_returns=0, **kwargs).train.targets.tolist() == [4, 5, 6]
+    assert twice.stage_counts["target engaged again >= 2 times"] == 1
+
+
 def test_balancing_caps_and_lowers_concentration():
     rng = np.random.default_rng(0)
     n = 3000

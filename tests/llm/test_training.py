@@ -37,6 +37,40 @@ def test_metadata_records_curve_and_timings(trained):
     assert meta["few_shot_exact_match"] < meta["test_metrics"]["free_exact_match"]
 
 
+def test_early_stopping_keeps_the_best_weights_and_stops(trained):
+    """Scores that peak at the second measurement: training stops ``patience`` measurements
+    later and ends with the weights it had at the peak."""
+    import torch
+
+    from llm.generation import ClusterLM
+    from llm.training import EarlyStopping, LoopSettings, train_lm, transition_examples
+
+    lm = ClusterLM.load(trained.model_dir, DESCRIPTIONS, num_threads=1)
+    scores = iter([0.1, 0.5, 0.3, 0.2, 0.4, 0.9, 0.9])
+    snapshots = {}
+
+    def score(step: int) -> float:
+        snapshots[step] = {k: v.clone() for k, v in lm.model.state_dict().items()}
+        return next(scores)
+
+    stopping = EarlyStopping(score, patience=3)
+    examples = transition_examples(lm.encoder, trained.data.train)
+    train_lm(lm.model, examples, lm.tokenizer.pad_token_id,
+             LoopSettings(steps=100, batch_size=8, lr=1e-2, eval_every=10), early_stopping=stopping)
+    assert [s for s, _ in stopping.trace] == [0, 10, 20, 30, 40]  # stopped 3 measurements after step 10
+    assert stopping.best_step == 10 and stopping.best_score == 0.5
+    for key, value in lm.model.state_dict().items():
+        assert torch.equal(value, snapshots[10][key])
+
+
+def test_held_out_hit_rate_is_recorded_and_selects_the_kept_weights(trained):
+    meta = read_metadata(trained.model_dir)
+    steps = [s for s, _ in meta["hit_rate_curve"]]
+    assert steps[0] == 0 and meta["best_step"] in steps
+    best = dict(map(tuple, meta["hit_rate_curve"]))[meta["best_step"]]
+    assert best == max(v for _, v in meta["hit_rate_curve"]) and best > 0.8  # the rule, learned
+
+
 def test_training_is_deterministic(tmp_path):
     import torch
 

@@ -189,3 +189,17 @@ def make_distinct(
         else:
             slate[at_row[:n], at_col[:n]] = rng.integers(0, n_items, size=n)
     raise no_distinct_slates(s, n_items)
+
+
+def counts_draw(counts: np.ndarray, history: np.ndarray, window: np.ndarray, power: int,
+                rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``CountsSelector.select`` up to its fallback: (B,) proposals and (B,) row totals, drawing
+    ``rng.random(B)`` as the reference does (whole powers only)."""
+    h = np.ascontiguousarray(history, dtype=np.int64)
+    w = np.ascontiguousarray(window, dtype=np.int64)
+    u = rng.random(len(w))
+    out = np.empty(len(w), dtype=np.int64)
+    total = np.empty(len(w), dtype=np.float64)
+    run_in_chunks(lambda lo, hi: kernels.counts_draw_rows(lo, hi, counts, h, w, power, u, out, total),
+                  len(w), ALIGN, "agents.counts_draw")
+    return out, total

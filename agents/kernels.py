@@ -326,3 +326,42 @@ def markov_order_rows(lo, hi, context, m, keys, dense, offsets, targets, cum, u,
             else:
                 idx = start + np.int64(u[i] * (end - start))
             out[i] = targets[idx]
+
+
+@jit
+def counts_draw_rows(lo, hi, counts, history, window, power, u, out, total):  # type: ignore[no-untyped-def]
+    """``CountsSelector.select`` for users lo..hi-1 before its fallback draw: the score of every
+    cluster (float32 sum of the history clusters' count rows, in history order), zero inside the
+    window, raised to the whole ``power`` by repeated float32 products, then the inverse-CDF
+    draw over the float64 running sum: out (B,) the first cluster whose running sum exceeds
+    u * total, total (B,) the row's sum (0 = no evidence: the caller draws instead)."""
+    m, n_hist, h = counts.shape[0], history.shape[1], window.shape[1]
+    seen = np.zeros(m, dtype=np.bool_)
+    weight = np.empty(m, dtype=np.float32)
+    for i in range(lo, hi):
+        for j in range(h):
+            if window[i, j] >= 0:
+                seen[window[i, j]] = True
+        acc = 0.0
+        for c in range(m):
+            w = np.float32(0.0)
+            if not seen[c]:  # the window's clusters keep 0
+                for j in range(n_hist):
+                    if history[i, j] >= 0:
+                        w += counts[history[i, j], c]
+            base = w
+            for _ in range(power - 1):
+                w *= base
+            weight[c] = w
+            acc += w
+        total[i] = acc
+        target = u[i] * acc
+        pick, running = 0, 0.0
+        for c in range(m):
+            running += weight[c]
+            if running <= target:
+                pick += 1
+        out[i] = min(pick, m - 1)
+        for j in range(h):
+            if window[i, j] >= 0:
+                seen[window[i, j]] = False

@@ -88,6 +88,7 @@ def main() -> None:
     for label, name, kw in (
         ("hierarchical-llm", "hierarchical-llm", {"table": table}),
         ("hierarchical-markov", "hierarchical-markov", {"logs": logs}),
+        ("hierarchical-counts", "hierarchical-counts", {"logs": logs}),
         ("hierarchical-random", "hierarchical-random", {}),
         ("hierarchical-oracle", "hierarchical-oracle", {}),
     ):
@@ -101,6 +102,7 @@ def main() -> None:
     specs["hierarchical-oracle"] = {}
     specs["hierarchical-random"] = {}
     specs["hierarchical-markov"] = {"logs": logs}
+    specs["hierarchical-counts"] = {"logs": logs}
     if args.table:
         specs["hierarchical-llm"] = {"table": args.table}
     if not args.quick:

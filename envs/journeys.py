@@ -79,7 +79,7 @@ def follow_journeys(world: World, source_leaf: np.ndarray, rng: np.random.Genera
     """(n,) a subtopic reached by a random journey from each subtopic ``source_leaf`` (n,): one
     of its source's targets, uniformly; at topic level, a uniformly random subtopic of the target
     topic (one more uniform draw per user)."""
-    table = world.leaf_journeys
+    table = world.journey_targets
     target = table[journey_source(world, source_leaf), rng.integers(0, table.shape[1], size=len(source_leaf))]
     if world.config.journey_level == "subtopic":
         return target

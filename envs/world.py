@@ -240,7 +240,7 @@ class World:
         return journeys.leaf_neighbours(self)
 
     @cached_property
-    def leaf_journeys(self) -> np.ndarray:
+    def journey_targets(self) -> np.ndarray:
         """(n_sources, journeys_per_source) journey targets of each source subtopic or topic
         (``envs.journeys.journey_table``)."""
         return journeys.journey_table(self)

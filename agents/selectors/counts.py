@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import compiled
 from agents.base import Trainable
 from agents.errors import ConfigError, DataError
 from agents.persistence import load_arrays, save_arrays
@@ -78,19 +79,41 @@ class CountsSelector(OptionSelector, Trainable):
         return out
 
     def select(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        weight = self.scores(history[:, -self.history_length :]).astype(np.float64)
-        rows = np.repeat(np.arange(len(window)), window.shape[1])
-        seen = window.ravel()
-        weight[rows[seen >= 0], seen[seen >= 0]] = 0.0  # novel clusters only
-        weight **= self.power
-        cum = np.cumsum(weight, axis=1)
-        total = cum[:, -1]
-        u = rng.random(len(window))
-        out = (cum <= (u * total)[:, None]).sum(axis=1).clip(max=self.n_clusters - 1)
+        history = history[:, -self.history_length :]
+        whole = self.power.is_integer() and 1 <= self.power <= 8
+        if compiled.enabled(self.backend) and whole:
+            out, total = compiled.counts_draw(self.counts, history, window, int(self.power), rng)
+        else:
+            out, total = self._draw(history, window, rng)
         empty = np.flatnonzero(total <= 0)
         if len(empty):
             out[empty] = uniform_outside(window[empty], self.n_clusters, rng, contains=self.in_window)
         return out.astype(np.int64)
+
+    def _draw(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, ...]:
+        """(B,) proposals ∝ score ** power outside the window and (B,) row totals (the reference)."""
+        weight = self.scores(history)  # (B, M) float32, a fresh array
+        rows = np.repeat(np.arange(len(window)), window.shape[1])
+        seen = window.ravel()
+        weight[rows[seen >= 0], seen[seen >= 0]] = 0.0  # novel clusters only
+        self._raise_to_power(weight)
+        cum = np.cumsum(weight, axis=1, dtype=np.float64)  # float64: exact enough for any row total
+        total = cum[:, -1]
+        u = rng.random(len(window))
+        return (cum <= (u * total)[:, None]).sum(axis=1).clip(max=self.n_clusters - 1), total
+
+    def _raise_to_power(self, weight: np.ndarray) -> None:
+        """weight ** power in place; whole powers by repeated products (several times faster
+        than a float power on the (B, M) array every request)."""
+        p = self.power
+        if p == 1.0:
+            return
+        if p.is_integer() and 2 <= p <= 8:
+            base = weight.copy()
+            for _ in range(int(p) - 1):
+                weight *= base
+            return
+        np.power(weight, np.float32(p), out=weight)
 
     # --- persistence --------------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:

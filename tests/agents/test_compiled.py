@@ -57,12 +57,13 @@ def rollout(world, name: str, backend: str, steps: int, **kw):
     return actions
 
 
-@pytest.mark.parametrize("name", ["hierarchical-llm", "hierarchical-markov", "hierarchical-random",
-                                  "hierarchical-oracle"])
+@pytest.mark.parametrize("name", ["hierarchical-llm", "hierarchical-markov", "hierarchical-counts",
+                                  "hierarchical-random", "hierarchical-oracle"])
 def test_both_paths_make_the_same_decisions(world, name) -> None:
     kw = {
         "hierarchical-llm": lambda: {"table": VariedTable(world.level.n_clusters, 2)},
         "hierarchical-markov": lambda: {"logs": organic_logs(world, 300, 40, seed=1)},
+        "hierarchical-counts": lambda: {"logs": organic_logs(world, 2000, 100, seed=1)},
     }.get(name, dict)()
     steps = 14  # past the exploit recommender's first retraining (every 10 steps)
     reference = rollout(world, name, "numpy", steps, **kw)

@@ -81,3 +81,26 @@ def test_bad_knobs_are_named() -> None:
         CountsSelector(6, power=-1)
     with pytest.raises(ConfigError, match="history_length"):
         CountsSelector(6, history_length=0)
+
+
+@pytest.mark.parametrize("power", [1.0, 2.0, 3.0, 2.5])
+def test_compiled_draw_equals_the_reference(power: float) -> None:
+    from agents import compiled
+
+    if compiled.kernels is None:
+        pytest.skip("numba does not import here")
+    rng = np.random.default_rng(4)
+    sel = CountsSelector(30, power=power, **ALL)
+    sel.counts = rng.poisson(0.4, (30, 30)).astype(np.float32)
+    history = rng.integers(-1, 30, (3000, 2))
+    window = np.concatenate([history, rng.integers(-1, 30, (3000, 6))], axis=1)
+    out = {}
+    for backend in ("numpy", "numba"):
+        sel.backend = backend
+        out[backend] = sel.select(history, window, np.random.default_rng(9))
+    np.testing.assert_array_equal(out["numpy"], out["numba"])
+    assert not in_rows(out["numba"], window).any()
+
+
+def in_rows(values: np.ndarray, window: np.ndarray) -> np.ndarray:
+    return (window == values[:, None]).any(axis=1)

@@ -353,7 +353,7 @@ def counts_draw_rows(lo, hi, counts, history, window, power, u, out, total):  # 
             for _ in range(power - 1):
                 w *= base
             weight[c] = w
-            acc += w
+            acc += float(w)
         total[i] = acc
         target = u[i] * acc
         pick, running = 0, 0.0

@@ -122,6 +122,7 @@ def leave_one_out_guess(keys: list[np.ndarray], targets: np.ndarray, m: int) -> 
     context (longest first in ``keys``, backing off to shorter ones where no one else shares
     it), then the most frequent target overall: the counting selector with all the data but the
     user's own, so its hit rate estimates the Bayes ceiling from below and converges to it."""
+    targets = _without_repeats(targets)  # a user counts once per cluster, or leave-one-out leaks it
     n, top = len(targets), targets.shape[1] + 1  # dropping a user's own targets demotes at most K
     counts = np.bincount(targets[targets >= 0], minlength=m)
     guess = np.full(n, int(counts.argmax()), dtype=np.int64)
@@ -144,6 +145,18 @@ def leave_one_out_guess(keys: list[np.ndarray], targets: np.ndarray, m: int) -> 
         guess[rows[known]] = cand[np.arange(len(rows)), pick][known]
         todo[rows[known]] = False
     return guess
+
+
+def _without_repeats(a: np.ndarray) -> np.ndarray:
+    """``a`` (N, K) with every repeat of an id within its row set to -1 (two latent interests
+    in one cluster are one target)."""
+    order = np.argsort(a, axis=1, kind="stable")
+    srt = np.take_along_axis(a, order, axis=1)
+    repeat = np.zeros(a.shape, dtype=bool)
+    repeat[:, 1:] = srt[:, 1:] == srt[:, :-1]
+    out = a.copy()
+    np.put_along_axis(out, order, np.where(repeat, -1, srt), axis=1)
+    return out
 
 
 def distinct_per_row(a: np.ndarray) -> np.ndarray:

@@ -52,7 +52,7 @@ class WorldConfig:
     ("fans of X go on to like Y", the same targets for everyone with X); else it lies anywhere.
     0 = no journey structure: no selector can beat chance at naming latent interests. 0.9: most
     latent interests are learnable, a few only luck finds (README "Interest journeys": the Bayes
-    ceiling is then 63 % against 1.4 % chance at topic level)."""
+    ceiling is then 51 % against 1.4 % chance at topic level)."""
     journey_level: Literal["subtopic", "topic"] = "topic"
     """Level at which journeys are defined: from a subtopic to subtopics of other topics, or from
     a topic to other topics (a random subtopic of the target topic). Journeys defined at the

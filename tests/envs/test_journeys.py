@@ -162,3 +162,22 @@ def test_new_knobs_reject_bad_values() -> None:
         envs.WorldConfig(journeys_per_source=0)
     with pytest.raises(ConfigError, match="boredom_rate"):
         envs.WorldConfig(boredom_rate=-0.1)
+
+
+def test_a_user_with_two_latent_interests_in_one_cluster_does_not_leak_into_the_ceiling() -> None:
+    """Targets independent of histories, each user's repeated (two interests, one cluster): the
+    leave-one-out ceiling must stay at chance (counted twice, a user's own answer would win)."""
+    from envs.ceiling import JourneyProbe
+
+    rng = np.random.default_rng(0)
+    n, m = 20_000, 50
+    histories = np.stack([rng.integers(0, m, n), rng.integers(0, m, n)], axis=1)
+    histories[:, 1] = np.where(histories[:, 1] == histories[:, 0], (histories[:, 0] + 1) % m, histories[:, 1])
+    target = (histories[:, 1] + 1 + rng.integers(0, m - 2, n)) % m
+    target = np.where(target == histories[:, 0], (target + 1) % m, target)
+    target = np.where(np.isin(target, histories[:, 1]) & (target == histories[:, 1]), (target + 1) % m, target)
+    ok = (target != histories[:, 0]) & (target != histories[:, 1])
+    probe = JourneyProbe(histories[ok], histories[ok], np.stack([target[ok], target[ok]], axis=1), m)
+    c = ceiling(probe)
+    assert abs(c.chance - 1 / (m - 2)) < 1e-9
+    assert c.estimate < 1.5 * c.chance

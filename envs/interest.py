@@ -21,7 +21,7 @@ import numpy as np
 from envs.choice import mnl_probabilities, proportional_probabilities, sample_choice
 from envs.clusters import uniform_member
 from envs.journeys import follow_journeys
-from envs.session import bit_set, empty_session, engagement_events, shift_in
+from envs.session import bit_set, empty_session, engagement_events, set_bits, shift_in
 from envs.state import Events, InterestState, InterestUsers, Response, SessionState
 
 if TYPE_CHECKING:
@@ -379,12 +379,11 @@ def self_discover(world: World, users: InterestUsers, s: SessionState, rows: np.
     found, anchor, item = rows[finds], anchor[finds], item[finds]
     users.anchor_discovered[found, anchor] = True
     cluster = world.level.item_cluster[item].astype(np.int64)
-    for hist, new in ((s.hist_items, item), (s.hist_clusters, cluster)):
-        hist[found, :-1] = hist[found, 1:]
-        hist[found, -1] = new
-    s.hist_responses[found, :-1] = s.hist_responses[found, 1:]
-    s.hist_responses[found, -1] = np.stack([world.corpus.length[item], np.ones(len(item)), np.zeros(len(item))], 1)
-    np.bitwise_or.at(s.engaged, (found, cluster >> 3), (1 << (cluster & 7)).astype(np.uint8))
+    responses = np.stack([world.corpus.length[item], np.ones(len(item)), np.zeros(len(item))], axis=1)
+    every = np.ones(len(found), dtype=bool)
+    for hist, new in ((s.hist_items, item), (s.hist_clusters, cluster), (s.hist_responses, responses)):
+        hist[found] = shift_in(hist[found], new, every)
+    set_bits(s.engaged, found, cluster)
     return found
 
 

@@ -38,8 +38,13 @@ def bit_test(bits: np.ndarray, rows: np.ndarray, cluster: np.ndarray) -> np.ndar
 def bit_set(bits: np.ndarray, rows: np.ndarray, cluster: np.ndarray) -> np.ndarray:
     """A copy of ``bits`` with the given (user, cluster) bits set."""
     out = bits.copy()
-    np.bitwise_or.at(out, (rows, cluster >> 3), (1 << (cluster & 7)).astype(np.uint8))
+    set_bits(out, rows, cluster)
     return out
+
+
+def set_bits(bits: np.ndarray, rows: np.ndarray, cluster: np.ndarray) -> None:
+    """Set the given (user, cluster) bits of ``bits`` in place."""
+    np.bitwise_or.at(bits, (rows, cluster >> 3), (1 << (cluster & 7)).astype(np.uint8))
 
 
 def shift_in(

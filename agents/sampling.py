@@ -20,7 +20,7 @@ import numpy as np
 
 from agents.errors import EmptyClusterError
 from envs.clusters import ClusterLevel
-from envs.spaces import repeating_rows
+from envs.spaces import duplicate_mask, repeating_rows
 
 
 def segment_sample(cum: np.ndarray, start: np.ndarray, end: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -203,22 +203,6 @@ def exclusion_shift(low: Any, high: Any, dtype: np.dtype) -> np.ndarray:
     scores (``low``..``high``) plus one, so they rank after every other member; 1e9 when there
     is no valid score. A 0-d array of the scores' ``dtype``."""
     return np.asarray(high - low + 1.0 if np.isfinite(high - low) else 1e9, dtype=dtype)
-
-
-def duplicate_mask(slate: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:
-    """(B, S) positions to redraw so each row is distinct: every repeat of an item except one
-    occurrence, and never a ``fixed`` position (fixed positions must be distinct among
-    themselves)."""
-    b, s = slate.shape
-    # Sort with fixed positions first among equal ids, so the kept occurrence is a fixed one.
-    key = slate.astype(np.int64) * 2 + (0 if fixed is None else (~fixed).astype(np.int64))
-    order = np.argsort(key, axis=1, kind="stable")
-    srt = np.take_along_axis(slate, order, axis=1)
-    dup_sorted = np.zeros((b, s), dtype=bool)
-    dup_sorted[:, 1:] = srt[:, 1:] == srt[:, :-1]
-    dup = np.zeros((b, s), dtype=bool)
-    np.put_along_axis(dup, order, dup_sorted, axis=1)
-    return dup if fixed is None else dup & ~fixed
 
 
 def make_distinct(

@@ -25,6 +25,7 @@ import numpy as np
 
 from envs.errors import ConfigError, require_positive_int
 from envs.session import last_distinct
+from envs.spaces import duplicate_mask
 
 if TYPE_CHECKING:
     from envs.world import World
@@ -150,21 +151,12 @@ def leave_one_out_guess(keys: list[np.ndarray], targets: np.ndarray, m: int) -> 
 def _without_repeats(a: np.ndarray) -> np.ndarray:
     """``a`` (N, K) with every repeat of an id within its row set to -1 (two latent interests
     in one cluster are one target)."""
-    order = np.argsort(a, axis=1, kind="stable")
-    srt = np.take_along_axis(a, order, axis=1)
-    repeat = np.zeros(a.shape, dtype=bool)
-    repeat[:, 1:] = srt[:, 1:] == srt[:, :-1]
-    out = a.copy()
-    np.put_along_axis(out, order, np.where(repeat, -1, srt), axis=1)
-    return out
+    return np.where(duplicate_mask(a), -1, a)
 
 
 def distinct_per_row(a: np.ndarray) -> np.ndarray:
     """(N,) how many distinct ids >= 0 each row of ``a`` (N, K) holds."""
-    srt = np.sort(a, axis=1)
-    new = srt >= 0
-    new[:, 1:] &= srt[:, 1:] != srt[:, :-1]
-    return new.sum(axis=1)
+    return ((a >= 0) & ~duplicate_mask(a)).sum(axis=1)
 
 
 def ceiling(probe: JourneyProbe) -> Ceiling:

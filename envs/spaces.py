@@ -58,6 +58,22 @@ class SlateSpace(spaces.MultiDiscrete):
     __hash__ = None  # type: ignore[assignment]
 
 
+def duplicate_mask(slate: np.ndarray, fixed: np.ndarray | None = None) -> np.ndarray:
+    """(B, S) positions to redraw so each row is distinct: every repeat of an item except one
+    occurrence, and never a ``fixed`` position (fixed positions must be distinct among
+    themselves)."""
+    b, s = slate.shape
+    # Sort with fixed positions first among equal ids, so the kept occurrence is a fixed one.
+    key = slate.astype(np.int64) * 2 + (0 if fixed is None else (~fixed).astype(np.int64))
+    order = np.argsort(key, axis=1, kind="stable")
+    srt = np.take_along_axis(slate, order, axis=1)
+    dup_sorted = np.zeros((b, s), dtype=bool)
+    dup_sorted[:, 1:] = srt[:, 1:] == srt[:, :-1]
+    dup = np.zeros((b, s), dtype=bool)
+    np.put_along_axis(dup, order, dup_sorted, axis=1)
+    return dup if fixed is None else dup & ~fixed
+
+
 def repeating_rows(slate: np.ndarray) -> np.ndarray:
     """(B,) whether each row of ``slate`` (B, S) holds an item twice. Short slates compare
     every pair of slots, each a contiguous (B,) column: cheaper than sorting B short rows."""

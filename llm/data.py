@@ -216,10 +216,10 @@ def extract_transitions(
     counts["positive engagements"] = len(pos)
     users = pos["user"].to_numpy()
     clusters = pos["cluster"].to_numpy().astype(np.int64)
-    later = _later_engagements(users, clusters)
+    earlier, later = _engagement_ranks(users, clusters)
     repeat = np.zeros(len(pos), dtype=bool)
     repeat[1:] = (users[1:] == users[:-1]) & (clusters[1:] == clusters[:-1])
-    users, clusters, later = users[~repeat], clusters[~repeat], later[~repeat]
+    users, clusters, earlier, later = users[~repeat], clusters[~repeat], earlier[~repeat], later[~repeat]
     counts["after dropping repeats"] = len(clusters)
     L = history_length
     if len(clusters) <= L:
@@ -232,11 +232,9 @@ def extract_transitions(
     novel = ~(windows[:, :L] == windows[:, L:]).any(axis=1)
     windows, target_at = windows[novel], target_at[novel]
     counts["target not in history"] = len(windows)
-    if first_time_only:
-        _, inverse = np.unique(np.stack([users, clusters]), axis=1, return_inverse=True)
-        first = np.zeros(len(clusters), dtype=bool)
-        first[np.unique(inverse.ravel(), return_index=True)[1]] = True  # first position of each pair
-        windows, target_at = windows[first[target_at]], target_at[first[target_at]]
+    if first_time_only:  # a dropped repeat is never a first engagement, so ranks survive the drop
+        first = earlier[target_at] == 0
+        windows, target_at = windows[first], target_at[first]
         counts["target engaged for the first time"] = len(windows)
     if min_returns:
         windows = windows[later[target_at] >= min_returns]
@@ -244,11 +242,11 @@ def extract_transitions(
     return Transitions(np.ascontiguousarray(windows[:, :L]), windows[:, L].copy()), counts
 
 
-def _later_engagements(users: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+def _engagement_ranks(users: np.ndarray, clusters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(E,) for each positive engagement (sorted by user, then time), how many positive
-    engagements of the same user with the same cluster come after it."""
+    engagements of the same user with the same cluster come before it, and (E,) after it."""
     if not len(users):
-        return np.zeros(0, dtype=np.int64)
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     _, group = np.unique(np.stack([users, clusters]), axis=1, return_inverse=True)
     group = group.ravel()
     order = np.argsort(group, kind="stable")  # each group's engagements, in time order
@@ -256,7 +254,7 @@ def _later_engagements(users: np.ndarray, clusters: np.ndarray) -> np.ndarray:
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
     rank = np.empty(len(group), dtype=np.int64)
     rank[order] = np.arange(len(group)) - np.repeat(starts, sizes)
-    return sizes[group] - 1 - rank
+    return rank, sizes[group] - 1 - rank
 
 
 def _cap(keys: np.ndarray, order: np.ndarray, cap: int | None) -> np.ndarray:

@@ -9,9 +9,10 @@ import numpy as np
 
 from agents.errors import ConfigError
 from agents.types import Transition
+from envs.ceiling import chance_of_hit, undiscovered_targets
 from envs.env import InterestExplorationVectorEnv
 from envs.metrics import EventLog
-from envs.state import Events
+from envs.state import Events, InterestState
 from envs.world import World
 
 
@@ -117,9 +118,6 @@ class ExplorationHits:
         self.chance = 0.0
 
     def __call__(self, env: Any, action: Any) -> None:
-        from envs.ceiling import chance_of_hit, undiscovered_targets
-        from envs.state import InterestState
-
         state = getattr(env, "population_state", None)
         if action.clusters is None or not isinstance(state, InterestState):
             return

@@ -64,7 +64,7 @@ def journey_table(world: World) -> np.ndarray:
     n = len(d2)
     pool = np.argsort(d2, axis=1)[:, : min(JOURNEY_POOL, max(1, n - 1))]
     if not np.isfinite(np.take_along_axis(d2, pool, axis=1)).all():  # one-topic taxonomies
-        return leaf_neighbours(world)[:, :k] if cfg.journey_level == "subtopic" else np.zeros((n, 1), np.int64)
+        return world.leaf_neighbours[:, :k] if cfg.journey_level == "subtopic" else np.zeros((n, 1), np.int64)
     rng = np.random.default_rng([world.seed, 7])  # the world's own stream for its journeys
     pick = np.argsort(rng.random(pool.shape), axis=1)[:, : min(k, pool.shape[1])]
     return np.take_along_axis(pool, pick, axis=1)

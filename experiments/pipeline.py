@@ -222,10 +222,8 @@ def journey_hit_rates(world: World, cfg: RunConfig, art: Artifacts) -> dict[str,
     for worlds without latent interests)."""
     from agents.errors import StateError
     from envs.ceiling import ceiling, journey_probe
-    from envs.state import InterestState
 
-    if cfg.recsim_ng is not None or not isinstance(world.init_state(np.arange(1), np.random.default_rng(0)),
-                                                   InterestState):
+    if cfg.recsim_ng is not None or world.config.dynamics != "interest":
         return None
     probe = journey_probe(world, JOURNEY_PROBE_USERS, cfg.agent.history_length, seed=cfg.eval.seeds[0])
     c = ceiling(probe)

@@ -13,13 +13,15 @@ process where numba cannot be imported. Agents keep the choice in their ``backen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from agents.sampling import exclusion_shift, no_distinct_slates
+from agents.sampling import exclusion_shift, gumbel_in_place, no_distinct_slates
 from agents.types import Obs
 from envs.kernels.chunks import run_in_chunks
+from envs.kernels.draws import RowDraws
 
 if TYPE_CHECKING:
     from agents.exploit import ExploitRecommender
@@ -41,9 +43,18 @@ def enabled(backend: str) -> bool:
 
 def last_distinct(window: np.ndarray, length: int) -> np.ndarray:
     """``agents.observations.last_distinct``."""
-    w = np.ascontiguousarray(window)
+    return _last_distinct(window, np.zeros((0, 0, 0), dtype=np.float32), length)
+
+
+def positive_history(obs: Obs, length: int) -> np.ndarray:
+    """``last_distinct(positive_window(obs), length)`` in one pass, without the masked window."""
+    return _last_distinct(obs["clusters"], obs["responses"], length)
+
+
+def _last_distinct(window: np.ndarray, responses: np.ndarray, length: int) -> np.ndarray:
+    w, r = np.ascontiguousarray(window), np.ascontiguousarray(responses)
     out = np.empty((len(w), length), dtype=np.int64)
-    run_in_chunks(lambda lo, hi: kernels.last_distinct_rows(lo, hi, w, out), len(w), ALIGN, "agents.last_distinct")
+    run_in_chunks(lambda lo, hi: kernels.last_distinct_rows(lo, hi, w, r, out), len(w), ALIGN, "agents.last_distinct")
     return out
 
 
@@ -63,40 +74,40 @@ def fill_clusters(exploit: ExploitRecommender, obs: Obs, n: int, rng: np.random.
     b, h = window.shape
     recency = exploit.recency_weights(h)
     resp = np.ascontiguousarray(obs["responses"], dtype=np.float32)
-    u = rng.random((b, n), dtype=np.float32)
+    u = RowDraws(rng, (b, n), np.float32)
     clusters = np.empty((b, n), dtype=window.dtype)
     empty = np.empty(b, dtype=bool)
     bonus = np.float32(cfg.engagement_bonus)
-    run_in_chunks(
-        lambda lo, hi: kernels.fill_cluster_rows(lo, hi, window, resp, recency, bonus, u, clusters, empty),
-        b, ALIGN, "agents.fill_clusters",
-    )
+
+    def run(lo: int, hi: int) -> None:
+        u.rows(lo, hi)
+        kernels.fill_cluster_rows(lo, hi, window, resp, recency, bonus, u.out, clusters, empty)
+
+    run_in_chunks(run, b, ALIGN, "agents.fill_clusters")
     if empty.any():  # no history yet
         clusters[empty] = exploit.popular_clusters(int(empty.sum()), n, rng)
     return clusters
 
 
-def spread_sample(items: ClusterItems, clusters: np.ndarray, u: np.ndarray, offset: np.ndarray) -> np.ndarray:
-    """``items.sample_at(clusters, spread_within_groups(clusters, u, offset))``."""
-    c = np.ascontiguousarray(clusters, dtype=np.int64)
-    out = np.empty(c.shape, dtype=items._items.dtype)
-    bad = np.zeros(1, dtype=np.int64)
-    run_in_chunks(
-        lambda lo, hi: kernels.spread_sample_rows(
-            lo, hi, c, u, offset, items._cdf, items._items, items.width, items.sizes, out, bad
-        ),
-        len(c), ALIGN, "agents.spread_sample",
-    )
-    if bad[0]:
-        items.check(c)  # raises the reference's EmptyClusterError
-    return out
-
-
 def fill(exploit: ExploitRecommender, obs: Obs, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``ExploitRecommender.fill``."""
-    clusters = fill_clusters(exploit, obs, n, rng)
-    u, offset = rng.random(clusters.shape), rng.random(clusters.shape)
-    return spread_sample(exploit.items, clusters, u, offset), clusters
+    """``ExploitRecommender.fill``: ``items.sample_at(clusters, spread_within_groups(clusters,
+    u, offset))`` with its two uniform draws made chunk by chunk."""
+    clusters = np.ascontiguousarray(fill_clusters(exploit, obs, n, rng), dtype=np.int64)
+    u, offset = RowDraws(rng, clusters.shape), RowDraws(rng, clusters.shape)
+    items = exploit.items
+    out = np.empty(clusters.shape, dtype=items._items.dtype)
+    bad = np.zeros(1, dtype=np.int64)
+
+    def run(lo: int, hi: int) -> None:
+        u.rows(lo, hi)
+        offset.rows(lo, hi)
+        kernels.spread_sample_rows(lo, hi, clusters, u.out, offset.out, items._cdf, items._coarse, items._items,
+                                   items.width, items.block, items.sizes, out, bad)
+
+    run_in_chunks(run, len(clusters), ALIGN, "agents.spread_sample")
+    if bad[0]:
+        items.check(clusters)  # raises the reference's EmptyClusterError
+    return out, clusters
 
 
 def top_k_members(
@@ -107,23 +118,61 @@ def top_k_members(
     rows that hold an excluded item (a novel cluster holds none of the user's recent items).
     ``item_cluster`` (N,), when every row's members are a whole cluster of that level, finds
     those rows by cluster instead of comparing every member."""
-    b = len(members)
-    mem = np.ascontiguousarray(members)
     s = np.ascontiguousarray(scores)
     if s.dtype.kind != "f":
         s = s.astype(np.float64)
-    ex = np.ascontiguousarray(exclude) if exclude is not None and exclude.size else np.zeros((b, 0), mem.dtype)
+    rows = np.arange(len(members))
+    return _ranked(np.ascontiguousarray(members), rows, s, np.zeros(0, s.dtype), s.dtype, k, exclude, item_cluster)
+
+
+def cluster_top_k(
+    table: np.ndarray, clusters: np.ndarray, item_term: np.ndarray, noisy: bool, k: int,
+    exclude: np.ndarray | None, item_cluster: np.ndarray, rng: np.random.Generator,
+) -> np.ndarray:
+    """``top_k_members(table[clusters], scores, k, exclude)`` for scores that are a per-item
+    term, plus Gumbel noise ``agents.sampling.gumbel(rng, (B, P))`` when ``noisy`` (the item
+    policies' ``additive_scores``), in one pass per chunk of users: the chunk's uniforms are
+    drawn there (``RowDraws``: the numbers of the reference's one call), turned into noise by
+    the reference's numpy expression, then scored and ranked by the kernel, reading members
+    from the (M, P) table. The (B, P) members and scores the reference builds are never made."""
+    b, p = len(clusters), table.shape[1]
+    dtype = np.result_type(item_term.dtype, np.float32) if noisy else item_term.dtype
+    term = np.ascontiguousarray(item_term)
+    if not noisy:
+        return _ranked(table, clusters, np.zeros((0, 0), dtype), term, dtype, k, exclude, item_cluster)
+    draws = RowDraws(rng, (b, p), np.float32)
+    return _ranked(table, clusters, draws.out, term, dtype, k, exclude, item_cluster,
+                   prepare=lambda lo, hi: gumbel_in_place(draws.rows(lo, hi)))
+
+
+def _ranked(
+    table: np.ndarray, row_of: np.ndarray, scores: np.ndarray, item_term: np.ndarray, dtype: np.dtype, k: int,
+    exclude: np.ndarray | None, item_cluster: np.ndarray | None, prepare: Callable[[int, int], object] | None = None,
+) -> np.ndarray:
+    """The k best members of each row (see ``kernels.top_k_rows``), scored in ``dtype``;
+    ``prepare(lo, hi)`` first fills the chunk's rows of ``scores`` (on the chunk's thread)."""
+    b = len(row_of)
+    ex = np.ascontiguousarray(exclude) if exclude is not None and exclude.size else np.zeros((b, 0), table.dtype)
     by_cluster = np.zeros(0, dtype=np.int64) if item_cluster is None else item_cluster
-    low, high = np.empty(b, dtype=s.dtype), np.empty(b, dtype=s.dtype)
     flagged = np.empty(b, dtype=bool)
     out = np.empty((b, k), dtype=np.int64)
-    run_in_chunks(lambda lo, hi: kernels.top_k_rows(lo, hi, mem, s, ex, by_cluster, low, high, flagged, out), b,
-                  ALIGN, "agents.top_k")
+
+    def run(lo: int, hi: int) -> None:
+        if prepare is not None:
+            prepare(lo, hi)
+        scratch = np.empty(table.shape[1], dtype=dtype)
+        kernels.top_k_rows(lo, hi, table, row_of, scores, item_term, ex, by_cluster, flagged, out, scratch)
+
+    run_in_chunks(run, b, ALIGN, "agents.top_k" if prepare is None else "agents.cluster_top_k")
     rows = np.flatnonzero(flagged)
-    if len(rows):
-        shift = exclusion_shift(low.min(initial=np.inf), high.max(initial=-np.inf), s.dtype)
+    if len(rows):  # rare: the reference's shift, from the bounds of every row's scores
+        low, high = np.empty(b, dtype=dtype), np.empty(b, dtype=dtype)
+        run_in_chunks(lambda lo, hi: kernels.score_bounds(lo, hi, table, row_of, scores, item_term, low, high),
+                      b, ALIGN, "agents.score_bounds")
+        shift = exclusion_shift(low.min(initial=np.inf), high.max(initial=-np.inf), dtype).reshape(1)
         run_in_chunks(
-            lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], mem, s, ex, by_cluster, shift[()], out),
+            lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], table, row_of, scores, item_term, ex, by_cluster,
+                                                       shift, out),
             len(rows), ALIGN, "agents.top_k_excluded",
         )
     return out
@@ -183,8 +232,8 @@ def make_distinct(
         rows = rows[repeats]  # later rounds touch only rows still repeating
         if r < rounds:
             u = rng.random(n)  # the reference's order: row-major over the entries redrawn
-            if kernels.sample_entries(at_row[:n], at_col[:n], c, u, sampler._cdf, sampler._items, sampler.width,
-                                      sampler.sizes, slate):
+            if kernels.sample_entries(at_row[:n], at_col[:n], c, u, sampler._cdf, sampler._coarse, sampler._items,
+                                      sampler.width, sampler.block, sampler.sizes, slate):
                 sampler.check(c[at_row[:n], at_col[:n]])
         else:
             slate[at_row[:n], at_col[:n]] = rng.integers(0, n_items, size=n)
@@ -203,3 +252,13 @@ def counts_draw(counts: np.ndarray, history: np.ndarray, window: np.ndarray, pow
     run_in_chunks(lambda lo, hi: kernels.counts_draw_rows(lo, hi, counts, h, w, power, u, out, total),
                   len(w), ALIGN, "agents.counts_draw")
     return out, total
+
+
+def oracle_pick(latent: np.ndarray, discovered: np.ndarray, window: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """``OracleSelector.select``'s choice among the latent clusters, given its uniforms u."""
+    lat, disc = np.ascontiguousarray(latent, dtype=np.int64), np.ascontiguousarray(discovered)
+    w = np.ascontiguousarray(window, dtype=np.int64)
+    out = np.empty(len(lat), dtype=np.int64)
+    run_in_chunks(lambda lo, hi: kernels.oracle_pick_rows(lo, hi, lat, disc, w, u, out), len(lat), ALIGN,
+                  "agents.oracle_pick")
+    return out

@@ -93,7 +93,10 @@ class HierarchicalAgent(Agent, Trainable):
         window = obs["clusters"]
         b = len(window)
         explores = rng.random(b) < self.request_share if self.request_share < 1.0 else np.ones(b, dtype=bool)
-        history = (compiled.last_distinct if fast else last_distinct)(positive_window(obs), self.history_length)
+        if fast:
+            history = compiled.positive_history(obs, self.history_length)
+        else:
+            history = last_distinct(positive_window(obs), self.history_length)
         clusters = self.selector.validate(self.selector.select(history, window, rng), b)
         s = self.slate_size
         slates = np.empty((b, s), dtype=np.int64)

@@ -22,15 +22,22 @@ BLOCK = 256  # users per block in two-pass kernels: the block's temporaries stay
 
 
 @jit
-def last_distinct_rows(lo, hi, window, out):  # type: ignore[no-untyped-def]
+def last_distinct_rows(lo, hi, window, responses, out):  # type: ignore[no-untyped-def]
     """``last_distinct`` for users lo..hi-1: out (B, L) the last L clusters of each window
-    (B, H), dropping -1 and keeping the last of each run of equal slots, oldest first, -1 padded."""
+    (B, H), dropping -1 and keeping the last of each run of equal slots, oldest first, -1 padded.
+    With responses (B, H, 3) (not empty), of ``positive_window``'s window instead: slots without
+    a positive engagement read -1."""
     h, length = window.shape[1], out.shape[1]
+    masked = responses.shape[0] > 0
     for i in range(lo, hi):
         t = length
+        after = -1  # the slot to the right, as the window the reference reads holds it
         for j in range(h - 1, -1, -1):
             c = window[i, j]
-            if c < 0 or (j < h - 1 and window[i, j + 1] == c):
+            if masked and not (responses[i, j, 2] > 0 or responses[i, j, 1] >= 0.5):
+                c = -1
+            right, after = after, c
+            if c < 0 or (j < h - 1 and right == c):
                 continue
             if t == 0:
                 break
@@ -84,43 +91,44 @@ def fill_cluster_rows(lo, hi, window, responses, recency, bonus, u, out, empty):
             out[i, s] = window[i, pos]
 
 
-@jit
-def _sample_at(cdf, items, width, c, x):  # type: ignore[no-untyped-def]
-    """``ClusterItems.sample_at`` of one cluster c at CDF position x."""
-    q = c * width
-    step = width >> 1
-    while step:  # branch-free: a taken/not-taken branch here is a coin flip the CPU mispredicts
-        q += step * (cdf[q + step - 1] <= x)
-        step >>= 1
-    return items[q]
+@njit(nogil=True, cache=True, inline="always")
+def _sample_at(cdf, coarse, items, width, block, c, x):  # type: ignore[no-untyped-def]
+    """``ClusterItems.sample_at`` of one cluster c at CDF position x: the number of the
+    cluster's CDF entries <= x, which its binary search finds, counted as whole blocks whose
+    last entry is <= x (``coarse``) plus the entries <= x of the next block (the CDF never
+    falls, and its last entry, 2, exceeds every x)."""
+    blocks = width // block
+    k = 0
+    for b in range(blocks):
+        k += coarse[c * blocks + b] <= x
+    q = c * width + min(k, blocks - 1) * block
+    n = 0
+    for t in range(block):
+        n += cdf[q + t] <= x
+    return items[q + n]
 
 
 @jit
-def spread_sample_rows(lo, hi, groups, u, offset, cdf, items, width, sizes, out, bad):  # type: ignore[no-untyped-def]
+def spread_sample_rows(lo, hi, groups, u, offset, cdf, coarse, items, width, block, sizes, out, bad):  # type: ignore[no-untyped-def]
     """``ClusterItems.sample_at(groups, spread_within_groups(groups, u, offset))`` for users
     lo..hi-1: out (B, n) items. bad[0] is set to 1 where a cluster holds no item (the caller
     then raises the reference's error)."""
     n = groups.shape[1]
     x = np.empty(n)
-    q = np.empty(n, dtype=np.int64)
     rank = np.empty(n, dtype=np.int64)  # earlier slots of the same group
     count = np.empty(n, dtype=np.int64)  # slots of the group
     first = np.empty(n, dtype=np.int64)  # the group's first slot
     for i in range(lo, hi):
-        for j in range(n):
-            g = groups[i, j]
-            if sizes[g] == 0:
-                bad[0] = 1
-                g = 0
-            q[j] = g * width
-            rank[j], count[j], first[j] = 0, 1, j
         if n > 32:
             for j in range(n):
                 x[j] = u[i, j]
         else:
+            for j in range(n):
+                rank[j], count[j], first[j] = 0, 1, j
             for j in range(1, n):  # every pair once, branch-free, as the reference
+                g = groups[i, j]
                 for a in range(j - 1, -1, -1):
-                    eq = groups[i, a] == groups[i, j]
+                    eq = groups[i, a] == g
                     rank[j] += eq
                     count[a] += eq
                     count[j] += eq
@@ -128,109 +136,146 @@ def spread_sample_rows(lo, hi, groups, u, offset, cdf, items, width, sizes, out,
             for j in range(n):
                 v = (rank[j] + u[i, j]) / count[j] + offset[i, first[j]]
                 x[j] = v - 1.0 if v >= 1.0 else v
-        # The binary searches of a row's slots side by side: n independent chains of loads in
-        # flight, where one search at a time waits on each load in turn (4x slower).
-        step = width >> 1
-        while step:
-            for j in range(n):
-                q[j] += step * (cdf[q[j] + step - 1] <= x[j])
-            step >>= 1
         for j in range(n):
-            out[i, j] = items[q[j]]
+            g = groups[i, j]
+            if sizes[g] == 0:
+                bad[0] = 1
+                g = 0
+            out[i, j] = _sample_at(cdf, coarse, items, width, block, g, x[j])
 
 
 @jit
-def sample_entries(rows, cols, clusters, u, cdf, items, width, sizes, slate):  # type: ignore[no-untyped-def]
+def sample_entries(rows, cols, clusters, u, cdf, coarse, items, width, block, sizes, slate):  # type: ignore[no-untyped-def]
     """slate[rows[t], cols[t]] = the item of clusters[rows[t], cols[t]] at CDF position u[t]
     (``make_distinct``'s redraws); returns 1 if a cluster holds no item, else 0."""
     for t in range(len(rows)):
         c = clusters[rows[t], cols[t]]
         if sizes[c] == 0:
             return 1
-        slate[rows[t], cols[t]] = _sample_at(cdf, items, width, c, u[t])
+        slate[rows[t], cols[t]] = _sample_at(cdf, coarse, items, width, block, c, u[t])
     return 0
 
 
 @jit
-def top_k_rows(lo, hi, members, scores, exclude, item_cluster, low, high, flagged, out):  # type: ignore[no-untyped-def]
-    """``top_k_members`` for users lo..hi-1 whose row holds none of their row of exclude
-    (B, X): out (B, k) the k best-scoring valid members, first index winning ties, -1 past the
-    valid ones. Rows that hold one are only flagged: they need the reference's shift, a bound
-    over all rows (``top_k_excluded_rows``), so low, high (B,) get each row's min and max valid
-    score. With ``item_cluster`` (N,) (members are whole
-    clusters, as ``padded_members`` lays them out), an excluded item is a member when it lies
-    in the row's cluster: X lookups instead of X·P comparisons; empty: compare with members."""
-    p, x = members.shape[1], exclude.shape[1]
-    s = np.empty(p, dtype=scores.dtype)
-    for i in range(lo, hi):
-        hit = False
-        if len(item_cluster):
-            head = members[i, 0]
-            if head >= 0:
-                c = item_cluster[head]
-                for e in range(x):
-                    item = exclude[i, e]
-                    if item >= 0 and item_cluster[item] == c:
-                        hit = True
+def _member_scores(i, table, row_of, scores, item_term, s):  # type: ignore[no-untyped-def]
+    """Row i's member scores into s (P,): member j is table[row_of[i], j] (-1 = padding, scored
+    -inf) and scores scores[i, j], plus item_term[member] when item_term is not empty; with
+    scores of shape (0, 0), item_term[member] alone."""
+    r = row_of[i]
+    with_term, with_scores = len(item_term) > 0, scores.shape[0] > 0
+    for j in range(table.shape[1]):
+        m = table[r, j]
+        if m < 0:
+            s[j] = -np.inf
+        elif not with_scores:
+            s[j] = item_term[m]
+        elif with_term:
+            s[j] = item_term[m] + scores[i, j]
         else:
-            for e in range(x):
-                item = exclude[i, e]
-                for j in range(p):
-                    hit |= (members[i, j] == item) & (item >= 0)
-        flagged[i] = hit
+            s[j] = scores[i, j]
+
+
+@jit
+def score_bounds(lo, hi, table, row_of, scores, item_term, low, high):  # type: ignore[no-untyped-def]
+    """low, high (B,) the min and max valid member score of rows lo..hi-1 (``_member_scores``;
+    inf, -inf for a row without valid members): what the reference's exclusion shift bounds."""
+    s = np.empty(table.shape[1], dtype=low.dtype)
+    for i in range(lo, hi):
+        _member_scores(i, table, row_of, scores, item_term, s)
         a, b = np.inf, -np.inf
-        for j in range(p):
-            s[j] = scores[i, j] if members[i, j] >= 0 else -np.inf
-            if members[i, j] >= 0:
+        for j in range(len(s)):
+            if table[row_of[i], j] >= 0:
                 a = min(a, s[j])
                 b = max(b, s[j])
         low[i], high[i] = a, b
-        if not hit:
-            _take_best(s, members, i, out)
 
 
 @jit
-def top_k_excluded_rows(rows, members, scores, exclude, item_cluster, shift, out):  # type: ignore[no-untyped-def]
-    """``top_k_rows`` for the flagged ``rows``: members found in the row of exclude score
-    ``shift`` less, so they rank after the others, in their own order. With ``item_cluster``
-    (see ``top_k_rows``) only the excluded items of the row's cluster are compared."""
-    p, x = members.shape[1], exclude.shape[1]
-    s = np.empty(p, dtype=scores.dtype)
-    candidates = np.empty(x, dtype=exclude.dtype)  # the row's excluded items that may be members
-    for i in rows:
-        n = 0
-        for a in range(x):
-            item = exclude[i, a]
-            if item >= 0 and (len(item_cluster) == 0 or item_cluster[item] == item_cluster[members[i, 0]]):
-                candidates[n] = item
-                n += 1
-        for j in range(p):
-            m = members[i, j]
-            if m < 0:
-                s[j] = -np.inf
+def top_k_rows(lo, hi, table, row_of, scores, item_term, exclude, item_cluster, flagged, out, s):  # type: ignore[no-untyped-def]
+    """``top_k_members`` for users lo..hi-1 (members and scores: ``_member_scores``): out (B, k)
+    the k best-scoring valid members, first index winning ties, -1 past the valid ones. The
+    reference ranks members found in the row of exclude (B, X) after all others, shifted by a
+    bound over all rows; a row with at least k others scored above -inf picks only among those,
+    which needs no shift. The rest are only flagged (B,) for ``top_k_excluded_rows``. With
+    ``item_cluster`` (N,) (members are whole clusters, as ``padded_members`` lays them out),
+    only excluded items of the row's cluster are compared with members; empty: all of them.
+    s (P,) is the caller's scratch row, of the scores' dtype."""
+    p, k = table.shape[1], out.shape[1]
+    candidates = np.empty(exclude.shape[1], dtype=exclude.dtype)
+    for i in range(lo, hi):
+        r = row_of[i]
+        _member_scores(i, table, row_of, scores, item_term, s)
+        n = _excluded_members(i, table, r, exclude, item_cluster, candidates)
+        if n:
+            others = 0
+            for j in range(p):
+                if _is_candidate(table[r, j], candidates, n):
+                    s[j] = -np.inf
+                elif s[j] > -np.inf:
+                    others += 1
+            if others < k:
+                flagged[i] = True
                 continue
-            v = scores[i, j]
-            for a in range(n):
-                if candidates[a] == m:
-                    v = v - shift
-                    break
-            s[j] = v
-        _take_best(s, members, i, out)
+        flagged[i] = False
+        _take_best(s, table, r, i, out)
 
 
 @jit
-def _take_best(s, members, i, out):  # type: ignore[no-untyped-def]
-    """k rounds of "take the best of s, then rule it out" into out[i] (-1 once none is left)."""
+def top_k_excluded_rows(rows, table, row_of, scores, item_term, exclude, item_cluster, shift, out):  # type: ignore[no-untyped-def]
+    """``top_k_rows`` for the flagged ``rows``: members found in the row of exclude score
+    ``shift`` less, so they rank after the others, in their own order."""
+    p = table.shape[1]
+    s = np.empty(p, dtype=shift.dtype)
+    candidates = np.empty(exclude.shape[1], dtype=exclude.dtype)
+    for i in rows:
+        r = row_of[i]
+        _member_scores(i, table, row_of, scores, item_term, s)
+        n = _excluded_members(i, table, r, exclude, item_cluster, candidates)
+        for j in range(p):
+            if _is_candidate(table[r, j], candidates, n):
+                s[j] = s[j] - shift[0]
+        _take_best(s, table, r, i, out)
+
+
+@jit
+def _excluded_members(i, table, r, exclude, item_cluster, candidates):  # type: ignore[no-untyped-def]
+    """Row i's excluded items that may be members of table[r] into candidates; returns how
+    many (with ``item_cluster``: those in the members' cluster, else every item >= 0)."""
+    n = 0
+    head = table[r, 0]
+    for a in range(exclude.shape[1]):
+        item = exclude[i, a]
+        if item >= 0 and (len(item_cluster) == 0 or (head >= 0 and item_cluster[item] == item_cluster[head])):
+            candidates[n] = item
+            n += 1
+    return n
+
+
+@jit
+def _is_candidate(member, candidates, n):  # type: ignore[no-untyped-def]
+    """Whether a valid member is one of the first n candidates."""
+    if member < 0:
+        return False
+    for a in range(n):
+        if candidates[a] == member:
+            return True
+    return False
+
+
+@jit
+def _take_best(s, table, r, i, out):  # type: ignore[no-untyped-def]
+    """k rounds of "take the best of s, then rule it out" into out[i], members table[r]
+    (-1 once none is left)."""
     p = len(s)
-    for r in range(out.shape[1]):
-        if r >= p:
-            out[i, r] = -1
+    for q in range(out.shape[1]):
+        if q >= p:
+            out[i, q] = -1
             continue
         best, at = s[0], 0
         for j in range(1, p):
             if s[j] > best:
                 best, at = s[j], j
-        out[i, r] = members[i, at] if best > -np.inf else -1
+        out[i, q] = table[r, at] if best > -np.inf else -1
         s[at] = -np.inf
 
 
@@ -336,32 +381,56 @@ def counts_draw_rows(lo, hi, counts, history, window, power, u, out, total):  # 
     draw over the float64 running sum: out (B,) the first cluster whose running sum exceeds
     u * total, total (B,) the row's sum (0 = no evidence: the caller draws instead)."""
     m, n_hist, h = counts.shape[0], history.shape[1], window.shape[1]
-    seen = np.zeros(m, dtype=np.bool_)
-    weight = np.empty(m, dtype=np.float32)
+    weight, base = np.empty(m, dtype=np.float32), np.empty(m, dtype=np.float32)
+    cum = np.empty(m, dtype=np.float64)
     for i in range(lo, hi):
-        for j in range(h):
+        weight[:] = 0.0
+        for j in range(n_hist):  # whole rows at a time: the loops over clusters vectorize
+            x = history[i, j]
+            if x >= 0:
+                for c in range(m):
+                    weight[c] += counts[x, c]
+        for j in range(h):  # the window's clusters score 0
             if window[i, j] >= 0:
-                seen[window[i, j]] = True
-        acc = 0.0
-        for c in range(m):
-            w = np.float32(0.0)
-            if not seen[c]:  # the window's clusters keep 0
-                for j in range(n_hist):
-                    if history[i, j] >= 0:
-                        w += counts[history[i, j], c]
-            base = w
+                weight[window[i, j]] = 0.0
+        if power > 1:  # the reference's products, one pass over the clusters each (they vectorize)
+            base[:] = weight
             for _ in range(power - 1):
-                w *= base
-            weight[c] = w
-            acc += float(w)
+                for c in range(m):
+                    weight[c] *= base[c]
+        acc = 0.0
+        for c in range(m):  # the running sum in the reference's (sequential) order
+            acc += weight[c]
+            cum[c] = acc
         total[i] = acc
+        # The reference counts the running sums <= u * total; they never fall, so that count is
+        # where a binary search for the first one above lands.
         target = u[i] * acc
-        pick, running = 0, 0.0
-        for c in range(m):
-            running += weight[c]
-            if running <= target:
-                pick += 1
-        out[i] = min(pick, m - 1)
-        for j in range(h):
-            if window[i, j] >= 0:
-                seen[window[i, j]] = False
+        a, b = 0, m
+        while a < b:
+            mid = (a + b) >> 1
+            if cum[mid] <= target:
+                a = mid + 1
+            else:
+                b = mid
+        out[i] = min(a, m - 1)
+
+
+@jit
+def oracle_pick_rows(lo, hi, latent, discovered, window, u, out):  # type: ignore[no-untyped-def]
+    """``OracleSelector.select`` for users lo..hi-1: out (B,) the latent cluster (B, K) of the
+    highest float64 score 2·undiscovered + 1·outside the window (B, H) + u (B, K), first on ties."""
+    k, h = latent.shape[1], window.shape[1]
+    for i in range(lo, hi):
+        best, at = -np.inf, 0
+        for a in range(k):
+            c = latent[i, a]
+            outside = 1.0
+            for j in range(h):
+                if window[i, j] == c:
+                    outside = 0.0
+                    break
+            score = (2.0 * (not discovered[i, a]) + 1.0 * outside) + u[i, a]
+            if score > best:
+                best, at = score, a
+        out[i] = latent[i, at]

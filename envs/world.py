@@ -42,9 +42,9 @@ class World:
         self.seed = seed
         self.backend = resolve_backend(backend)
         self._kernels = kernels_for(config.dynamics) if self.backend == "numba" else None
-        # level name -> the last answer of oracle_latent_clusters on numba worlds (where the
-        # next search starts)
-        self._nearest_memo: dict[str, np.ndarray] = {}
+        # level name -> the last answer of oracle_latent_clusters on numba worlds and the
+        # positions it answered (where the next search starts)
+        self._nearest_memo: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         if self._kernels is None:
             self.backend = "numpy"  # asked for, or the dynamics have no compiled twin
         rng = np.random.default_rng(seed)
@@ -269,16 +269,17 @@ class World:
     def _nearest_clusters(self, pos: np.ndarray, lvl: ClusterLevel) -> np.ndarray:
         """(B, K) nearest cluster of each position (B, K, D): the numpy reference, or on numba
         worlds its compiled pruned search started from the last answer at this level (interests
-        move little between two requests; a poor start costs time, never a wrong answer)."""
+        move little between two requests; a poor start costs time, never a wrong answer), which
+        an interest that did not move at all keeps without a search."""
         if self._kernels is None or not hasattr(self._kernels, "nearest_clusters"):
             return interest.nearest_clusters(pos, lvl.centroids)
-        last = self._nearest_memo.get(lvl.name)
-        if last is None or last.shape != pos.shape[:2]:
+        last, last_pos = self._nearest_memo.get(lvl.name, (None, None))
+        if last is None or last_pos is None or last_pos.shape != pos.shape:
             nearest = interest.nearest_clusters(pos, lvl.centroids)  # a full search: BLAS is fastest
         else:
             sq_norms, neighbours = self._kernels.level_search_tables(lvl)
-            nearest = self._kernels.nearest_clusters(pos, lvl.centroids, sq_norms, neighbours, last)
-        self._nearest_memo[lvl.name] = nearest
+            nearest = self._kernels.nearest_clusters(pos, lvl.centroids, sq_norms, neighbours, last, last_pos)
+        self._nearest_memo[lvl.name] = (nearest, np.asarray(pos, dtype=np.float32))  # pos: the caller's fresh copy
         return nearest.copy()
 
     def oracle_cluster_utility(

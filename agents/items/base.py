@@ -33,11 +33,23 @@ class ItemPolicy(ABC):
     def scores(self, obs: Obs, clusters: np.ndarray, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """(B, P) score of each member (B, P; -1 = padding) of each user's cluster (B,)."""
 
+    def additive_scores(self) -> tuple[np.ndarray, bool] | None:
+        """For a policy whose ``scores`` are a term per item, plus ``gumbel(rng, (B, P))`` noise
+        when the flag is set: the (N,) term (empty: no term, the noise alone) and the flag.
+        The compiled path then scores and ranks members without building (B, P) arrays
+        (``agents.compiled.cluster_top_k``); None (the default): scores are computed by ``scores``."""
+        return None
+
     def select(self, obs: Obs, clusters: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
         """(B, k) distinct items of each user's cluster, best first; -1 where the cluster holds
         fewer than k items. Raises EmptyClusterError for a cluster without items."""
         clusters = np.asarray(clusters, dtype=np.int64)
         self.cluster_items.check(clusters)
+        additive = self.additive_scores() if compiled.enabled(self.backend) else None
+        if additive is not None:
+            term, noisy = additive
+            return compiled.cluster_top_k(self.members, clusters, term, noisy, k, obs["items"],
+                                          self.world.level.item_cluster, rng)
         members = np.take(self.members, clusters, axis=0)  # (B, P)
         scores = self.scores(obs, clusters, members, rng)
         if compiled.enabled(self.backend):

@@ -19,6 +19,9 @@ class RandomItems(ItemPolicy):
     def scores(self, obs: Obs, clusters: np.ndarray, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return gumbel(rng, members.shape)
 
+    def additive_scores(self) -> tuple[np.ndarray, bool]:
+        return np.zeros(0, dtype=np.float32), True
+
 
 class QualityItems(ItemPolicy):
     """The cluster's highest-quality items. Quality is a corpus property a real system estimates
@@ -39,6 +42,10 @@ class QualityItems(ItemPolicy):
             return q / self.temperature + gumbel(rng, members.shape)
         return q
 
+    def additive_scores(self) -> tuple[np.ndarray, bool]:
+        q = self.world.corpus.quality.astype(np.float64)
+        return (q / self.temperature, True) if self.temperature > 0 else (q, False)
+
 
 class EngagementItems(ItemPolicy):
     """Items ranked by the engagement rate the exploit recommender learned from its own logs
@@ -55,6 +62,12 @@ class EngagementItems(ItemPolicy):
         self.temperature = temperature
 
     def scores(self, obs: Obs, clusters: np.ndarray, members: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        return np.take(self.log_weights(), np.maximum(members, 0)) + gumbel(rng, members.shape)
+
+    def additive_scores(self) -> tuple[np.ndarray, bool]:
+        return self.log_weights(), True
+
+    def log_weights(self) -> np.ndarray:
+        """(N,) float32 log rate^(1/T) of every item: one log per item, not per slot."""
         rate = self.source.stats.item_rate()  # type: ignore[attr-defined]
-        log_weight = (np.log(rate) / self.temperature).astype(np.float32)  # (N,): one log per item, not per slot
-        return np.take(log_weight, np.maximum(members, 0)) + gumbel(rng, members.shape)
+        return (np.log(rate) / self.temperature).astype(np.float32)

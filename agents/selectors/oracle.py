@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from agents import compiled
 from agents.errors import ConfigError, StateError
 from agents.selectors.base import OptionSelector
 from envs.world import World
@@ -43,6 +44,8 @@ class OracleSelector(OptionSelector):
         try:
             latent, discovered = self.world.oracle_latent_clusters(state)
             # Priority: not yet discovered (2) > outside the window (1) > random tie-break (< 1).
+            if compiled.enabled(self.backend):
+                return compiled.oracle_pick(latent, discovered, window, rng.random(latent.shape))
             score = 2.0 * ~discovered + 1.0 * ~self.in_window(latent, window) + rng.random(latent.shape)
         except ConfigError:  # RecSim users: hidden utility of every cluster instead
             latent = np.broadcast_to(np.arange(self.n_clusters), (len(window), self.n_clusters))

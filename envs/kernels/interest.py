@@ -309,9 +309,12 @@ def level_search_tables(level: ClusterLevel) -> tuple[np.ndarray, tuple[np.ndarr
 
 
 def nearest_clusters(anchor_pos: np.ndarray, centroids: np.ndarray, sq_norms: np.ndarray,
-                     neighbours: tuple[np.ndarray, np.ndarray], guess: np.ndarray | None) -> np.ndarray:
+                     neighbours: tuple[np.ndarray, np.ndarray], guess: np.ndarray | None,
+                     guess_pos: np.ndarray | None = None) -> np.ndarray:
     """(B, K) what ``envs.interest.nearest_clusters`` answers for positions (B, K, D), found by
     a pruned exact search from ``guess`` (B, K), e.g. the last answer; None (or -1) scans all.
+    ``guess_pos`` (B, K, D), the positions ``guess`` answered: a position equal to its own
+    there keeps its guess without a search (most interests did not move since the last call).
 
     Exact by the triangle inequality: no centroid farther than 2·|mu - c_guess| from the guess
     can be nearer than it, and the guess's precomputed neighbours are sorted by distance. An
@@ -323,9 +326,10 @@ def nearest_clusters(anchor_pos: np.ndarray, centroids: np.ndarray, sq_norms: np
     pos = np.ascontiguousarray(anchor_pos, dtype=np.float32)
     cent = np.ascontiguousarray(centroids, dtype=np.float32)
     out = np.empty((b, k), dtype=np.int64)
+    same = np.zeros((0, 0, 0), dtype=np.float32) if guess_pos is None else np.ascontiguousarray(guess_pos, np.float32)
 
     def run(lo: int, hi: int) -> None:
-        _nearest_rows(lo, hi, pos, cent, sq_norms, neighbours[0], neighbours[1], start, out)
+        _nearest_rows(lo, hi, pos, cent, sq_norms, neighbours[0], neighbours[1], start, same, out)
 
     run_in_chunks(run, b, BLOCK, key="nearest")
     return out
@@ -341,11 +345,19 @@ def _score(pos: np.ndarray, u: int, j: int, centroids: np.ndarray, sq_norms: np.
 
 @jit
 def _nearest_rows(lo: int, hi: int, pos: np.ndarray, centroids: np.ndarray, sq_norms: np.ndarray,
-                  neighbours: np.ndarray, neighbour_dist: np.ndarray, guess: np.ndarray, out: np.ndarray) -> None:
-    m, r = centroids.shape[0], neighbours.shape[1]
+                  neighbours: np.ndarray, neighbour_dist: np.ndarray, guess: np.ndarray, guess_pos: np.ndarray,
+                  out: np.ndarray) -> None:
+    m, r, d = centroids.shape[0], neighbours.shape[1], pos.shape[2]
     for u in range(lo, hi):
         for j in range(pos.shape[1]):
             c0 = guess[u, j]
+            if c0 >= 0 and guess_pos.shape[0] > 0:
+                moved = False
+                for x in range(d):
+                    moved |= pos[u, j, x] != guess_pos[u, j, x]
+                if not moved:
+                    out[u, j] = c0
+                    continue
             radius = np.inf
             if c0 >= 0:
                 t = 0.0

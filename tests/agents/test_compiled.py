@@ -9,7 +9,7 @@ import pytest
 
 import envs
 from agents import compiled, make_agent
-from agents.observations import in_window, last_distinct
+from agents.observations import in_window, last_distinct, positive_window
 from agents.sampling import duplicate_mask, top_k_members
 from agents.types import Transition
 from envs import interest
@@ -80,8 +80,13 @@ def test_kernels_match_the_reference_on_edge_cases() -> None:
     window = rng.integers(-1, 4, size=(300, 10))
     window[:20] = -1
     window[20:40] = 2
+    responses = rng.random((300, 10, 3)).astype(np.float32)
+    responses[..., 2] = rng.random((300, 10)) < 0.3  # liked
+    obs = {"clusters": window, "responses": responses}
     for length in (1, 2, 5, 12):
         assert np.array_equal(compiled.last_distinct(window, length), last_distinct(window, length))
+        expected = last_distinct(positive_window(obs), length)
+        assert np.array_equal(compiled.positive_history(obs, length), expected)
     clusters = rng.integers(0, 5, size=(300, 3))
     assert np.array_equal(compiled.in_window(clusters, window), in_window(clusters, window))
     assert np.array_equal(compiled.in_window(clusters[:, 0], window), in_window(clusters[:, 0], window))
@@ -133,3 +138,39 @@ def test_top_k_finds_excluded_members_by_cluster(world) -> None:
     for k in (1, 3, 25):
         expected = top_k_members(members, scores, k, exclude)
         assert np.array_equal(compiled.top_k_members(members, scores, k, exclude, world.level.item_cluster), expected)
+
+
+@pytest.mark.parametrize("policy", ["random", "quality", "quality-sampled", "engagement"])
+def test_item_policies_pick_the_references_items(world, policy) -> None:
+    """The fused compiled pass (``compiled.cluster_top_k``: noise drawn in chunks, members read
+    from the cluster table) picks the reference's items and leaves the generator where the
+    reference does, for every policy with additive scores, excluded items and k up to the
+    size of the smallest clusters included."""
+    from agents.exploit import ExploitRecommender
+    from agents.items.simple import EngagementItems, QualityItems, RandomItems
+
+    exploit = ExploitRecommender(world, 0)
+    make = {
+        "random": lambda: RandomItems(world),
+        "quality": lambda: QualityItems(world),
+        "quality-sampled": lambda: QualityItems(world, temperature=0.3),
+        "engagement": lambda: EngagementItems(world, exploit),
+    }[policy]
+    env = envs.InterestExplorationVectorEnv(USERS + 1, world=world)  # odd: float32 draws leave a half
+    obs, _ = env.reset(seed=2)
+    for _ in range(3):
+        obs, *_ = env.step(exploit.act(obs))
+    env.close()
+    rng = np.random.default_rng(4)
+    sizes = world.level.sizes
+    clusters = rng.choice(np.flatnonzero(sizes > 0), USERS + 1)
+    clusters[::5] = world.level.item_cluster[np.maximum(obs["items"][::5, -1], 0)]  # rows holding recent items
+    for k in (1, 3, int(sizes[sizes > 0].min()) + 1):
+        reference, fast = make(), make()
+        reference.backend, fast.backend = "numpy", "numba"
+        rng_a, rng_b = np.random.default_rng(k), np.random.default_rng(k)
+        rng_a.random(3, dtype=np.float32)  # a leftover half from an earlier float32 draw
+        rng_b.random(3, dtype=np.float32)
+        expected = reference.select(obs, clusters, k, rng_a)
+        assert np.array_equal(fast.select(obs, clusters, k, rng_b), expected), f"{policy}, k={k}"
+        assert rng_a.random() == rng_b.random()

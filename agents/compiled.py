@@ -141,16 +141,19 @@ def cluster_top_k(
     if not noisy:
         return _ranked(table, clusters, np.zeros((0, 0), dtype), term, dtype, k, exclude, item_cluster)
     draws = RowDraws(rng, (b, p), np.float32)
+    # The noise's last step, a negation, is left to the kernel (t + (-x) rounds as t - x).
     return _ranked(table, clusters, draws.out, term, dtype, k, exclude, item_cluster,
-                   prepare=lambda lo, hi: gumbel_in_place(draws.rows(lo, hi)))
+                   prepare=lambda lo, hi: gumbel_in_place(draws.rows(lo, hi), negate=False), negated=True)
 
 
 def _ranked(
     table: np.ndarray, row_of: np.ndarray, scores: np.ndarray, item_term: np.ndarray, dtype: np.dtype, k: int,
     exclude: np.ndarray | None, item_cluster: np.ndarray | None, prepare: Callable[[int, int], object] | None = None,
+    negated: bool = False,
 ) -> np.ndarray:
     """The k best members of each row (see ``kernels.top_k_rows``), scored in ``dtype``;
-    ``prepare(lo, hi)`` first fills the chunk's rows of ``scores`` (on the chunk's thread)."""
+    ``prepare(lo, hi)`` first fills the chunk's rows of ``scores`` (on the chunk's thread);
+    ``negated``: ``scores`` hold the noise's negation."""
     b = len(row_of)
     ex = np.ascontiguousarray(exclude) if exclude is not None and exclude.size else np.zeros((b, 0), table.dtype)
     by_cluster = np.zeros(0, dtype=np.int64) if item_cluster is None else item_cluster
@@ -161,18 +164,18 @@ def _ranked(
         if prepare is not None:
             prepare(lo, hi)
         scratch = np.empty(table.shape[1], dtype=dtype)
-        kernels.top_k_rows(lo, hi, table, row_of, scores, item_term, ex, by_cluster, flagged, out, scratch)
+        kernels.top_k_rows(lo, hi, table, row_of, scores, item_term, negated, ex, by_cluster, flagged, out, scratch)
 
     run_in_chunks(run, b, ALIGN, "agents.top_k" if prepare is None else "agents.cluster_top_k")
     rows = np.flatnonzero(flagged)
     if len(rows):  # rare: the reference's shift, from the bounds of every row's scores
         low, high = np.empty(b, dtype=dtype), np.empty(b, dtype=dtype)
-        run_in_chunks(lambda lo, hi: kernels.score_bounds(lo, hi, table, row_of, scores, item_term, low, high),
+        run_in_chunks(lambda lo, hi: kernels.score_bounds(lo, hi, table, row_of, scores, item_term, negated, low, high),
                       b, ALIGN, "agents.score_bounds")
         shift = exclusion_shift(low.min(initial=np.inf), high.max(initial=-np.inf), dtype).reshape(1)
         run_in_chunks(
-            lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], table, row_of, scores, item_term, ex, by_cluster,
-                                                       shift, out),
+            lambda lo, hi: kernels.top_k_excluded_rows(rows[lo:hi], table, row_of, scores, item_term, negated, ex,
+                                                       by_cluster, shift, out),
             len(rows), ALIGN, "agents.top_k_excluded",
         )
     return out

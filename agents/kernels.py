@@ -157,10 +157,10 @@ def sample_entries(rows, cols, clusters, u, cdf, coarse, items, width, block, si
 
 
 @jit
-def _member_scores(i, table, row_of, scores, item_term, s):  # type: ignore[no-untyped-def]
+def _member_scores(i, table, row_of, scores, item_term, negated, s):  # type: ignore[no-untyped-def]
     """Row i's member scores into s (P,): member j is table[row_of[i], j] (-1 = padding, scored
-    -inf) and scores scores[i, j], plus item_term[member] when item_term is not empty; with
-    scores of shape (0, 0), item_term[member] alone."""
+    -inf) and scores scores[i, j] (-scores[i, j] when ``negated``), plus item_term[member] when
+    item_term is not empty; with scores of shape (0, 0), item_term[member] alone."""
     r = row_of[i]
     with_term, with_scores = len(item_term) > 0, scores.shape[0] > 0
     for j in range(table.shape[1]):
@@ -169,19 +169,19 @@ def _member_scores(i, table, row_of, scores, item_term, s):  # type: ignore[no-u
             s[j] = -np.inf
         elif not with_scores:
             s[j] = item_term[m]
-        elif with_term:
-            s[j] = item_term[m] + scores[i, j]
+        elif with_term:  # t + (-x) and t - x round alike
+            s[j] = item_term[m] - scores[i, j] if negated else item_term[m] + scores[i, j]
         else:
-            s[j] = scores[i, j]
+            s[j] = -scores[i, j] if negated else scores[i, j]
 
 
 @jit
-def score_bounds(lo, hi, table, row_of, scores, item_term, low, high):  # type: ignore[no-untyped-def]
+def score_bounds(lo, hi, table, row_of, scores, item_term, negated, low, high):  # type: ignore[no-untyped-def]
     """low, high (B,) the min and max valid member score of rows lo..hi-1 (``_member_scores``;
     inf, -inf for a row without valid members): what the reference's exclusion shift bounds."""
     s = np.empty(table.shape[1], dtype=low.dtype)
     for i in range(lo, hi):
-        _member_scores(i, table, row_of, scores, item_term, s)
+        _member_scores(i, table, row_of, scores, item_term, negated, s)
         a, b = np.inf, -np.inf
         for j in range(len(s)):
             if table[row_of[i], j] >= 0:
@@ -191,7 +191,7 @@ def score_bounds(lo, hi, table, row_of, scores, item_term, low, high):  # type: 
 
 
 @jit
-def top_k_rows(lo, hi, table, row_of, scores, item_term, exclude, item_cluster, flagged, out, s):  # type: ignore[no-untyped-def]
+def top_k_rows(lo, hi, table, row_of, scores, item_term, negated, exclude, item_cluster, flagged, out, s):  # type: ignore[no-untyped-def]
     """``top_k_members`` for users lo..hi-1 (members and scores: ``_member_scores``): out (B, k)
     the k best-scoring valid members, first index winning ties, -1 past the valid ones. The
     reference ranks members found in the row of exclude (B, X) after all others, shifted by a
@@ -204,8 +204,17 @@ def top_k_rows(lo, hi, table, row_of, scores, item_term, exclude, item_cluster, 
     candidates = np.empty(exclude.shape[1], dtype=exclude.dtype)
     for i in range(lo, hi):
         r = row_of[i]
-        _member_scores(i, table, row_of, scores, item_term, s)
         n = _excluded_members(i, table, r, exclude, item_cluster, candidates)
+        flagged[i] = False
+        if n == 0 and k == 1:  # the usual case: one pass, the first best member
+            _member_scores(i, table, row_of, scores, item_term, negated, s)
+            best, at = -np.inf, 0
+            for j in range(p):
+                if s[j] > best:
+                    best, at = s[j], j
+            out[i, 0] = table[r, at] if best > -np.inf else -1
+            continue
+        _member_scores(i, table, row_of, scores, item_term, negated, s)
         if n:
             others = 0
             for j in range(p):
@@ -216,12 +225,11 @@ def top_k_rows(lo, hi, table, row_of, scores, item_term, exclude, item_cluster, 
             if others < k:
                 flagged[i] = True
                 continue
-        flagged[i] = False
         _take_best(s, table, r, i, out)
 
 
 @jit
-def top_k_excluded_rows(rows, table, row_of, scores, item_term, exclude, item_cluster, shift, out):  # type: ignore[no-untyped-def]
+def top_k_excluded_rows(rows, table, row_of, scores, item_term, negated, exclude, item_cluster, shift, out):  # type: ignore[no-untyped-def]
     """``top_k_rows`` for the flagged ``rows``: members found in the row of exclude score
     ``shift`` less, so they rank after the others, in their own order."""
     p = table.shape[1]
@@ -229,7 +237,7 @@ def top_k_excluded_rows(rows, table, row_of, scores, item_term, exclude, item_cl
     candidates = np.empty(exclude.shape[1], dtype=exclude.dtype)
     for i in rows:
         r = row_of[i]
-        _member_scores(i, table, row_of, scores, item_term, s)
+        _member_scores(i, table, row_of, scores, item_term, negated, s)
         n = _excluded_members(i, table, r, exclude, item_cluster, candidates)
         for j in range(p):
             if _is_candidate(table[r, j], candidates, n):

@@ -173,15 +173,16 @@ def gumbel(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     return gumbel_in_place(rng.random(shape, dtype=np.float32))
 
 
-def gumbel_in_place(u: np.ndarray) -> np.ndarray:
-    """``u`` (float32 uniforms) turned into ``gumbel``'s noise, -log(-log(u + eps) + eps), in place."""
+def gumbel_in_place(u: np.ndarray, negate: bool = True) -> np.ndarray:
+    """``u`` (float32 uniforms) turned into ``gumbel``'s noise, -log(-log(u + eps) + eps), in
+    place (-log(u + eps) + eps computed as eps - log(u + eps), which rounds alike);
+    ``negate=False`` stops before the last negation."""
     eps = np.float32(1e-20)
     np.add(u, eps, out=u)
     np.log(u, out=u)
-    np.negative(u, out=u)
-    np.add(u, eps, out=u)
+    np.subtract(eps, u, out=u)
     np.log(u, out=u)
-    return np.negative(u, out=u)
+    return np.negative(u, out=u) if negate else u
 
 
 def top_k_members(members: np.ndarray, scores: np.ndarray, k: int, exclude: np.ndarray | None = None) -> np.ndarray:

@@ -85,8 +85,9 @@ class LLMTableSelector(OptionSelector):
         padded, known = pad_history(history[:, -self.history_length :])
         out = self.fallback.select(history, window, rng)
         rows = np.flatnonzero(known)
+        every = len(rows) == len(window)  # the usual case once histories fill: no row copies
         if len(rows):
-            answers = np.asarray(self.table.lookup(padded[rows]))
+            answers = np.asarray(self.table.lookup(padded if every else padded[rows]))
             if answers.ndim != 2 or answers.shape[0] != len(rows):
                 raise SelectorError(f"table lookup returned shape {answers.shape}; expected ({len(rows)}, n_samples)")
             bad = (answers < 0) | (answers >= self.n_clusters)
@@ -98,7 +99,10 @@ class LLMTableSelector(OptionSelector):
                     "rebuild the table for this level"
                 )
             # A random answer, preferring those outside the window (novel to the user).
-            rows_window = window if len(rows) == len(window) else window[rows]
-            score = rng.random(answers.shape) - self.in_window(answers, rows_window)
-            out[rows] = np.take_along_axis(answers, score.argmax(axis=1)[:, None], axis=1)[:, 0]
+            score = rng.random(answers.shape) - self.in_window(answers, window if every else window[rows])
+            picked = np.take_along_axis(answers, score.argmax(axis=1)[:, None], axis=1)[:, 0]
+            if every:
+                out = picked
+            else:
+                out[rows] = picked
         return out.astype(np.int64)

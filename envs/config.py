@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from envs.dynamics import dynamics_names
 from envs.errors import ConfigError
 from envs.typed import check_fields
 
@@ -23,8 +24,9 @@ class WorldConfig:
     """
 
     # --- corpus -----------------------------------------------------------------------
-    dynamics: Literal["interest", "recsim"] = "interest"
-    """'interest': noveltygym's anchor-mixture users; 'recsim': RecSim interest_evolution."""
+    dynamics: str = "interest"
+    """A registered dynamics (``envs.dynamics``): 'interest', noveltygym's anchor-mixture users;
+    'recsim', RecSim interest_evolution; or one added with ``register_dynamics``."""
     n_items: int = 20_000
     embedding_dim: int = 16
     taxonomy: str | None = None
@@ -174,8 +176,11 @@ class WorldConfig:
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"WorldConfig.{name}={getattr(self, name)!r} must lie in [0, 1]")
-        if self.dynamics not in ("interest", "recsim"):
-            raise ConfigError(f"WorldConfig.dynamics={self.dynamics!r} is unknown; use 'interest' or 'recsim'")
+        if self.dynamics not in dynamics_names():
+            raise ConfigError(
+                f"WorldConfig.dynamics={self.dynamics!r} is unknown; use one of {dynamics_names()} "
+                "(envs.dynamics.register_dynamics adds one)"
+            )
         if self.choice_model not in ("mnl", "proportional"):
             raise ConfigError(
                 f"WorldConfig.choice_model={self.choice_model!r} is unknown; use 'mnl' or 'proportional'"

@@ -19,10 +19,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from envs.choice import mnl_probabilities, proportional_probabilities, sample_choice
-from envs.clusters import uniform_member
+from envs.clusters import ClusterLevel, uniform_member
+from envs.corpus import Corpus, build_corpus
+from envs.dynamics import Dynamics, entropy_of
 from envs.journeys import follow_journeys
 from envs.session import bit_set, empty_session, engagement_events, set_bits, shift_in
 from envs.state import Events, InterestState, InterestUsers, Response, SessionState
+from envs.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
     from envs.config import WorldConfig
@@ -413,3 +416,70 @@ def cluster_utility(
     emb = centroids[clusters].astype(np.float32)  # (B, K, D)
     aff, _ = affinity(state.users, emb, (emb * emb).sum(axis=2), cfg.affinity_width)
     return cfg.w_affinity * aff + cfg.w_quality * mean_quality[clusters]
+
+
+class InterestDynamics(Dynamics):
+    """noveltygym's users (this module): anchor mixtures over the taxonomy's embedding space,
+    latent interests that follow journeys, satiation and boredom, sessions and returns."""
+
+    name = "interest"
+    kernels = "envs.kernels.interest"
+    has_latent_interests = True
+    has_journeys = True
+
+    def build_catalogue(self, config: WorldConfig, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
+        taxonomy = (
+            Taxonomy.from_dict(config.taxonomy_data, source="inline taxonomy")
+            if config.taxonomy_data is not None
+            else Taxonomy.load(config.taxonomy)
+        )
+        corpus = build_corpus(taxonomy, config.n_items, config.embedding_dim, rng, config.item_noise,
+                              config.quality_std)
+        return taxonomy, corpus
+
+    def init_state(self, world: World, user_id: np.ndarray, rng: np.random.Generator) -> InterestState:
+        return init_state(world, user_id, rng)
+
+    def respond(self, world: World, state: InterestState, slate: np.ndarray, rng: np.random.Generator) -> Response:
+        return respond(world, state, slate, rng)
+
+    def transition(
+        self, world: World, state: InterestState, slate: np.ndarray, response: Response, rng: np.random.Generator
+    ) -> tuple[InterestState, Events]:
+        return transition(world, state, slate, response, rng)
+
+    def latent_clusters(self, world: World, state: InterestState, level: ClusterLevel) -> tuple[np.ndarray, np.ndarray]:
+        latent = np.flatnonzero(state.users.anchor_latent[0])  # the same anchors are latent for every user
+        pos = np.take(state.users.anchor_pos, latent, axis=1)  # (B, K, D), a copy
+        return _nearest_remembered(world, pos, level), np.take(state.users.anchor_discovered, latent, axis=1)
+
+    def cluster_utility(self, world: World, state: InterestState, clusters: np.ndarray,
+                        level: ClusterLevel) -> np.ndarray:
+        mean_quality = np.bincount(level.item_cluster, weights=world.corpus.quality,
+                                   minlength=level.n_clusters) / np.maximum(level.sizes, 1)
+        return cluster_utility(world, state, clusters, level.centroids, mean_quality)
+
+    def interest_entropy(self, world: World, state: InterestState) -> np.ndarray:
+        return entropy_of(state.users.anchor_strength.astype(np.float64))
+
+
+def _nearest_remembered(world: World, pos: np.ndarray, level: ClusterLevel) -> np.ndarray:
+    """(B, K) nearest cluster of each position (B, K, D): the numpy reference, or on numba
+    worlds its compiled pruned search started from the world's last answer at this level
+    (interests move little between two requests; a poor start costs time, never a wrong
+    answer), which an interest that did not move at all keeps without a search."""
+    kernels = world.kernels
+    if kernels is None or not hasattr(kernels, "nearest_clusters"):
+        return nearest_clusters(pos, level.centroids)
+    memo = world.scratch.setdefault("nearest", {})  # level name -> (answer, the positions it answered)
+    last, last_pos = memo.get(level.name, (None, None))
+    if last is None or last_pos is None or last_pos.shape != pos.shape:
+        nearest = nearest_clusters(pos, level.centroids)  # a full search: BLAS is fastest
+    else:
+        sq_norms, neighbours = kernels.level_search_tables(level)
+        nearest = kernels.nearest_clusters(pos, level.centroids, sq_norms, neighbours, last, last_pos)
+    memo[level.name] = (nearest, np.asarray(pos, dtype=np.float32))  # pos: the caller's fresh copy
+    return nearest.copy()  # type: ignore[no-any-return]
+
+
+DYNAMICS = InterestDynamics()  # registered by name in envs.dynamics

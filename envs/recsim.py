@@ -24,10 +24,15 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from envs.choice import proportional_probabilities, sample_choice
+from envs.clusters import ClusterLevel
+from envs.corpus import Corpus
+from envs.dynamics import Dynamics, entropy_of
 from envs.session import empty_session, engagement_events
 from envs.state import Events, RecSimState, Response
+from envs.taxonomy import Taxonomy
 
 if TYPE_CHECKING:
+    from envs.config import WorldConfig
     from envs.world import World
 
 N_TOPICS = 20
@@ -121,3 +126,58 @@ def build_recsim_corpus_arrays(n_items: int, length: float, rng: np.random.Gener
         "length": np.full(n_items, length, dtype=np.float32),
         "leaf_centers": np.eye(N_TOPICS, dtype=np.float32),
     }
+
+
+class RecSimDynamics(Dynamics):
+    """RecSim's interest_evolution users (this module): topic interests, proportional choice,
+    a time budget."""
+
+    name = "recsim"
+    kernels = "envs.kernels.recsim"
+
+    def build_catalogue(self, config: WorldConfig, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
+        taxonomy = recsim_taxonomy()
+        arrays = build_recsim_corpus_arrays(config.n_items, config.recsim_doc_length, rng)
+        titles = tuple(f"{taxonomy.topics[t]} video" for t in arrays["leaf"])
+        for a in arrays.values():
+            a.setflags(write=False)
+        return taxonomy, Corpus(titles=titles, **arrays)
+
+    def init_state(self, world: World, user_id: np.ndarray, rng: np.random.Generator) -> RecSimState:
+        return init_state(world, user_id, rng)
+
+    def respond(self, world: World, state: RecSimState, slate: np.ndarray, rng: np.random.Generator) -> Response:
+        return respond(world, state, slate, rng)
+
+    def transition(
+        self, world: World, state: RecSimState, slate: np.ndarray, response: Response, rng: np.random.Generator
+    ) -> tuple[RecSimState, Events]:
+        return transition(world, state, slate, response, rng)
+
+    def session_high(self, config: WorldConfig) -> list[float]:
+        # The budget never grows (a click regains at most 0.265 * 4 * max quality < 4) and
+        # every request spends at least 0.4 of it, so a session lasts < budget / 0.4 steps.
+        return [config.recsim_budget, 1.0, config.recsim_budget / 0.4 + 1, 1.0]  # one session, day 0
+
+    def cluster_utility(self, world: World, state: RecSimState, clusters: np.ndarray,
+                        level: ClusterLevel) -> np.ndarray:
+        return state.interests[np.arange(clusters.shape[0])[:, None], clusters]
+
+    def interest_entropy(self, world: World, state: RecSimState) -> np.ndarray:
+        return entropy_of(np.exp(state.interests - state.interests.max(axis=1, keepdims=True)))
+
+
+def recsim_taxonomy() -> Taxonomy:
+    """RecSim's 20 topics, named after the built-in taxonomy's domains so they read as words."""
+    names = list(Taxonomy.load().domains)
+    names += [f"topic {chr(ord('a') + i)}" for i in range(max(0, N_TOPICS - len(names)))]
+    names = names[:N_TOPICS]
+    return Taxonomy.from_dict(
+        {"domains": [{"name": "recsim", "topics": [
+            {"name": n, "subtopics": [{"name": f"{n} videos", "keywords": []}]} for n in names
+        ]}]},
+        source="RecSim topics",
+    )
+
+
+DYNAMICS = RecSimDynamics()  # registered by name in envs.dynamics

@@ -1,8 +1,11 @@
 """A World bundles the static parts (config, taxonomy, corpus, clusters) with its dynamics.
 
-The dynamics are pure functions batched over users; the gymnasium Env (one user) and
-VectorEnv (B users) both call ``World.step``, so there is one implementation of the user
-(STYLE.md #2).
+The dynamics (``envs.dynamics``: a registered :class:`~envs.dynamics.Dynamics`, named by
+``WorldConfig.dynamics``) are pure functions batched over users; the gymnasium Env (one user)
+and VectorEnv (B users) both call ``World.step``, so there is one implementation of the user
+(STYLE.md #2). The World itself knows no particular dynamics: it builds the catalogue the
+dynamics gives it, validates slates, steps (with the dynamics' compiled twin where there is
+one) and answers oracle questions through the dynamics' hooks.
 """
 
 from __future__ import annotations
@@ -15,73 +18,56 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gymnasium import spaces
 
-from envs import interest, journeys, recsim
+from envs import journeys
 from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_member
 from envs.config import WorldConfig, resolve_config
-from envs.corpus import Corpus, build_corpus
+from envs.dynamics import Dynamics, get_dynamics
 from envs.errors import ActionError, ConfigError, require_positive_int
 from envs.kernels import first_bad_slate_entry, kernels_for, observe_compiled, resolve_backend
 from envs.session import observe
 from envs.spaces import SlateSpace
-from envs.state import Events, InterestState, RecSimState, Response, copy_state, map_rows, state_nbytes
-from envs.taxonomy import Taxonomy
+from envs.state import Events, Response, copy_state, map_rows, state_nbytes
 
 if TYPE_CHECKING:
     from envs.kernels.recsim import RolloutStats
 
-State = InterestState | RecSimState
+State = Any  # a dynamics' state: a frozen dataclass of (B, ...) arrays with a ``session`` field
 
 
 class World:
     """Static world plus its pure dynamics. Build with :func:`make_world`."""
 
-    _kernels: ModuleType | None = None  # compiled dynamics (envs.kernels); None: the numpy reference
+    kernels: ModuleType | None = None
+    """The dynamics' compiled twin when the backend is 'numba' (``envs.kernels``); None: numpy."""
 
     def __init__(self, config: WorldConfig, seed: int = 0, backend: str | None = None) -> None:
         self.config = config
         self.seed = seed
+        self.dynamics: Dynamics = get_dynamics(config.dynamics)
         self.backend = resolve_backend(backend)
-        self._kernels = kernels_for(config.dynamics) if self.backend == "numba" else None
-        # level name -> the last answer of oracle_latent_clusters on numba worlds and the
-        # positions it answered (where the next search starts)
-        self._nearest_memo: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        if self._kernels is None:
+        self.kernels = kernels_for(self.dynamics) if self.backend == "numba" else None
+        if self.kernels is None:
             self.backend = "numpy"  # asked for, or the dynamics have no compiled twin
+        self.scratch: dict[str, Any] = {}
+        """Per-world memory of the dynamics' helpers (e.g. the oracle's last nearest clusters)."""
         rng = np.random.default_rng(seed)
-        if config.dynamics == "recsim":
-            self.taxonomy = _recsim_taxonomy()
-            arrays = recsim.build_recsim_corpus_arrays(config.n_items, config.recsim_doc_length, rng)
-            titles = tuple(f"{self.taxonomy.topics[t]} video" for t in arrays["leaf"])
-            for a in arrays.values():
-                a.setflags(write=False)
-            self.corpus = Corpus(titles=titles, **arrays)
-            self._dyn: Any = recsim
-        else:
-            self.taxonomy = (
-                Taxonomy.from_dict(config.taxonomy_data, source="inline taxonomy")
-                if config.taxonomy_data is not None
-                else Taxonomy.load(config.taxonomy)
-            )
-            self.corpus = build_corpus(
-                self.taxonomy, config.n_items, config.embedding_dim, rng, config.item_noise, config.quality_std
-            )
-            self._dyn = interest
+        self.taxonomy, self.corpus = self.dynamics.build_catalogue(config, rng)
         self.clusters = ClusterHierarchy(self.taxonomy, self.corpus, seed=seed)
         self.level: ClusterLevel = self.clusters.level(config.cluster_level)
         self.embedding_sq = (self.corpus.embeddings.astype(np.float32) ** 2).sum(axis=1)
 
-    # --- pickling: modules are stored by name (worlds go to worker processes) ---------------
+    # --- pickling: worlds go to worker processes; the dynamics by name, kernels by module --------
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        for key in ("_dyn", "_kernels"):
-            if state.get(key) is not None:
-                state[key] = state[key].__name__
+        state["dynamics"] = self.dynamics.name
+        if self.kernels is not None:
+            state["kernels"] = self.kernels.__name__
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        for key in ("_dyn", "_kernels"):
-            if isinstance(state.get(key), str):
-                state[key] = importlib.import_module(state[key])
+        state["dynamics"] = get_dynamics(state["dynamics"])
+        if isinstance(state.get("kernels"), str):
+            state["kernels"] = importlib.import_module(state["kernels"])
         self.__dict__.update(state)
 
     # --- spaces ------------------------------------------------------------------------------
@@ -91,12 +77,7 @@ class World:
         cfg = self.config
         h, n, m = cfg.history_length, self.corpus.n_items, self.level.n_clusters
         response_high = np.tile(np.array([float(self.corpus.length.max()), 1.0, 1.0], dtype=np.float32), (h, 1))
-        if cfg.dynamics == "recsim":
-            # The budget never grows (a click regains at most 0.265 * 4 * max quality < 4) and
-            # every request spends at least 0.4 of it, so a session lasts < budget / 0.4 steps.
-            session_high = [cfg.recsim_budget, 1.0, cfg.recsim_budget / 0.4 + 1, 1.0]  # one session, day 0
-        else:
-            session_high = [cfg.session_budget, cfg.horizon_days, cfg.max_session_steps, cfg.horizon_days]
+        session_high = self.dynamics.session_high(cfg)
         return spaces.Dict(
             {
                 "items": spaces.Box(-1, n - 1, shape=(h,), dtype=np.int64),
@@ -113,15 +94,15 @@ class World:
 
     # --- dynamics ------------------------------------------------------------------------------
     def init_state(self, user_id: np.ndarray, rng: np.random.Generator) -> State:
-        return self._dyn.init_state(self, np.asarray(user_id, dtype=np.int64), rng)  # type: ignore[no-any-return]
+        return self.dynamics.init_state(self, np.asarray(user_id, dtype=np.int64), rng)
 
     def respond(self, state: State, slate: np.ndarray, rng: np.random.Generator) -> Response:
-        return self._dyn.respond(self, state, slate, rng)  # type: ignore[no-any-return]
+        return self.dynamics.respond(self, state, slate, rng)
 
     def transition(
         self, state: State, slate: np.ndarray, response: Response, rng: np.random.Generator
     ) -> tuple[State, Events]:
-        return self._dyn.transition(self, state, slate, response, rng)  # type: ignore[no-any-return]
+        return self.dynamics.transition(self, state, slate, response, rng)
 
     def step(
         self, state: State, slate: np.ndarray, rng: np.random.Generator, obs: dict[str, np.ndarray] | None = None
@@ -129,7 +110,7 @@ class World:
         """Validate the slates, then response and transition. Pure: ``state`` is not changed.
         ``obs``, when given, receives the observation after the step (as ``observe`` would)."""
         slate = self.validate_slate(slate, state.session.n_users)
-        if self._kernels is None:
+        if self.kernels is None:
             new, events = self.transition(state, slate, self.respond(state, slate, rng), rng)
             if obs is not None:
                 self.observe(new, out=obs)
@@ -138,7 +119,7 @@ class World:
         events = Events.empty(len(slate))
         if obs is None:  # the kernels write an observation either way
             obs = self.empty_observation(len(slate))
-        self._kernels.step_inplace(self, state, slate, rng, events, obs)
+        self.kernels.step_inplace(self, state, slate, rng, events, obs)
         return state, events
 
     def step_owned(
@@ -147,8 +128,8 @@ class World:
         """``step`` for a caller that owns ``state`` (no one else holds its arrays): updates it in
         place and writes the step's events and the next observation into ``events`` and ``obs``.
         ``slate`` must come from ``validate_slate``. What the vector env runs: no state copies."""
-        if self._kernels is not None:
-            self._kernels.step_inplace(self, state, slate, rng, events, obs)
+        if self.kernels is not None:
+            self.kernels.step_inplace(self, state, slate, rng, events, obs)
             return
         new, new_events = self.transition(state, slate, self.respond(state, slate, rng), rng)
         for dst, src in zip(events, new_events, strict=True):  # first: events share arrays with ``state``
@@ -165,26 +146,26 @@ class World:
         ``seed``. RecSim dynamics on the 'numba' backend only (raises ConfigError otherwise)."""
         require_positive_int("n_users", n_users)
         require_positive_int("horizon", horizon)
-        if self._kernels is None or not hasattr(self._kernels, "rollout"):
+        if self.kernels is None or not hasattr(self.kernels, "rollout"):
             raise ConfigError(
                 f"rollout_random runs the compiled RecSim dynamics; this world has dynamics="
                 f"{self.config.dynamics!r} on backend {self.backend!r}: use the preset 'recsim-interest-evolution' "
                 "with backend='numba', or step InterestExplorationVectorEnv with random slates"
             )
-        return self._kernels.rollout(self, n_users, horizon, seed)  # type: ignore[no-any-return]
+        return self.kernels.rollout(self, n_users, horizon, seed)  # type: ignore[no-any-return]
 
     @cached_property
     def kernel_params(self) -> tuple[Any, ...]:
         """The config values the compiled dynamics read (``envs.kernels``)."""
-        if self._kernels is None:
+        if self.kernels is None:
             raise ConfigError(f"world backend is {self.backend!r}; kernel parameters exist for 'numba' only")
-        return self._kernels.params(self)  # type: ignore[no-any-return]
+        return self.kernels.params(self)  # type: ignore[no-any-return]
 
     def observe(self, state: State, out: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
         """The observation of every user of ``state`` (``envs.session.observe``; compiled when
         the world's backend is 'numba'), written into ``out`` when given."""
         out = self.empty_observation(state.session.n_users) if out is None else out
-        if self._kernels is None:
+        if self.kernels is None:
             observe(state.session, out)
         else:
             observe_compiled(state.session, out)
@@ -258,29 +239,10 @@ class World:
     # --- oracle access (never part of an observation) ------------------------------------------
     def oracle_latent_clusters(self, state: State, level: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Hidden truth: (B, n_latent) clusters of each user's latent interests at ``level``
-        and (B, n_latent) whether each was discovered yet."""
-        if not isinstance(state, InterestState):
-            raise ConfigError("RecSim users have no latent interests; use oracle_cluster_utility instead")
+        and (B, n_latent) whether each was discovered yet. ConfigError for dynamics whose
+        users have none (``Dynamics.latent_clusters``)."""
         lvl = self.level if level is None else self.clusters.level(level)
-        latent = np.flatnonzero(state.users.anchor_latent[0])  # the same anchors are latent for every user
-        pos = np.take(state.users.anchor_pos, latent, axis=1)  # (B, K, D), a copy
-        return self._nearest_clusters(pos, lvl), np.take(state.users.anchor_discovered, latent, axis=1)
-
-    def _nearest_clusters(self, pos: np.ndarray, lvl: ClusterLevel) -> np.ndarray:
-        """(B, K) nearest cluster of each position (B, K, D): the numpy reference, or on numba
-        worlds its compiled pruned search started from the last answer at this level (interests
-        move little between two requests; a poor start costs time, never a wrong answer), which
-        an interest that did not move at all keeps without a search."""
-        if self._kernels is None or not hasattr(self._kernels, "nearest_clusters"):
-            return interest.nearest_clusters(pos, lvl.centroids)
-        last, last_pos = self._nearest_memo.get(lvl.name, (None, None))
-        if last is None or last_pos is None or last_pos.shape != pos.shape:
-            nearest = interest.nearest_clusters(pos, lvl.centroids)  # a full search: BLAS is fastest
-        else:
-            sq_norms, neighbours = self._kernels.level_search_tables(lvl)
-            nearest = self._kernels.nearest_clusters(pos, lvl.centroids, sq_norms, neighbours, last, last_pos)
-        self._nearest_memo[lvl.name] = (nearest, np.asarray(pos, dtype=np.float32))  # pos: the caller's fresh copy
-        return nearest.copy()
+        return self.dynamics.latent_clusters(self, state, lvl)
 
     def oracle_cluster_utility(
         self, state: State, clusters: np.ndarray, level: str | int | None = None
@@ -292,41 +254,17 @@ class World:
         flat = c.reshape(c.shape[0], -1)
         if flat.size and (flat.min() < 0 or flat.max() >= lvl.n_clusters):
             raise ConfigError(f"cluster ids must lie in [0, {lvl.n_clusters - 1}] at level {lvl.name!r}")
-        mean_q = np.bincount(lvl.item_cluster, weights=self.corpus.quality, minlength=lvl.n_clusters) / np.maximum(
-            lvl.sizes, 1
-        )
-        if isinstance(state, RecSimState):
-            out = state.interests[np.arange(flat.shape[0])[:, None], flat]
-        else:
-            out = interest.cluster_utility(self, state, flat, lvl.centroids, mean_q)
+        out = self.dynamics.cluster_utility(self, state, flat, lvl)
         return np.asarray(out, dtype=np.float32).reshape(c.shape)
 
     def oracle_interest_entropy(self, state: State) -> np.ndarray:
         """Hidden truth: (B,) entropy (nats) of each user's interests, the normalized anchor
         strengths (RecSim: softmax of the topic interests). Falls as a feedback loop narrows them."""
-        if isinstance(state, RecSimState):
-            x = np.exp(state.interests - state.interests.max(axis=1, keepdims=True))
-        else:
-            x = state.users.anchor_strength.astype(np.float64)
-        p = x / np.maximum(x.sum(axis=1, keepdims=True), 1e-12)
-        return -(p * np.log(np.where(p > 0, p, 1.0))).sum(axis=1)
+        return self.dynamics.interest_entropy(self, state)
 
     def state_bytes_per_user(self, n_users: int = 1000) -> float:
         state = self.init_state(np.arange(n_users), np.random.default_rng(0))
         return state_nbytes(state) / n_users
-
-
-def _recsim_taxonomy() -> Taxonomy:
-    """RecSim's 20 topics, named after the built-in taxonomy's domains so they read as words."""
-    names = list(Taxonomy.load().domains)
-    names += [f"topic {chr(ord('a') + i)}" for i in range(max(0, recsim.N_TOPICS - len(names)))]
-    names = names[: recsim.N_TOPICS]
-    return Taxonomy.from_dict(
-        {"domains": [{"name": "recsim", "topics": [
-            {"name": n, "subtopics": [{"name": f"{n} videos", "keywords": []}]} for n in names
-        ]}]},
-        source="RecSim topics",
-    )
 
 
 _CACHE: dict[tuple[Any, ...], World] = {}

@@ -223,7 +223,7 @@ def journey_hit_rates(world: World, cfg: RunConfig, art: Artifacts) -> dict[str,
     from agents.errors import StateError
     from envs.ceiling import ceiling, journey_probe
 
-    if cfg.recsim_ng is not None or world.config.dynamics != "interest":
+    if cfg.recsim_ng is not None or not world.dynamics.has_journeys:
         return None
     probe = journey_probe(world, JOURNEY_PROBE_USERS, cfg.agent.history_length, seed=cfg.eval.seeds[0])
     c = ceiling(probe)

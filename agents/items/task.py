@@ -50,8 +50,8 @@ class ItemTask:
             raise ConfigError(f"explore_slots={explore_slots!r} must lie in [1, slate_size={s}]")
         if not 0.0 <= latent_share <= 1.0:
             raise ConfigError(f"latent_share={latent_share!r} must lie in [0, 1]")
-        if world.config.dynamics != "interest":
-            latent_share = 0.0  # RecSim users have no latent interests
+        if not world.dynamics.has_latent_interests:
+            latent_share = 0.0  # e.g. RecSim users
         self.world = world
         self.n_users = n_users
         self.latent_share = latent_share

@@ -13,15 +13,18 @@ world where numba cannot be imported: envs itself needs only numpy and gymnasium
 from __future__ import annotations
 
 import importlib
-import importlib.util
 import os
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from envs.errors import ConfigError
 from envs.kernels.chunks import set_threads
 from envs.state import SessionState
+
+if TYPE_CHECKING:
+    from envs.dynamics import Dynamics
 
 try:
     import numba
@@ -48,13 +51,25 @@ def resolve_backend(backend: str | None) -> str:
     return name
 
 
-def kernels_for(dynamics: str) -> ModuleType | None:
-    """The kernel module of a world's dynamics (``envs.kernels.<dynamics>``), or None for
-    dynamics that have only their numpy form."""
-    name = f"envs.kernels.{dynamics}"
-    if importlib.util.find_spec(name) is None:
+def kernels_for(dynamics: Dynamics) -> ModuleType | None:
+    """The compiled twin of a world's dynamics (the module its ``kernels`` names), or None for
+    dynamics that have only their numpy form. A named module that does not import, or lacks
+    ``step_inplace`` and ``params``, is a ConfigError: never a silent fallback to numpy."""
+    if dynamics.kernels is None:
         return None
-    return importlib.import_module(name)
+    try:
+        module = importlib.import_module(dynamics.kernels)
+    except ModuleNotFoundError as exc:
+        if exc.name != dynamics.kernels:
+            raise
+        raise ConfigError(
+            f"dynamics {dynamics.name!r} names the compiled module {dynamics.kernels!r}, which does not exist; "
+            "fix Dynamics.kernels, or set it to None to step with the numpy functions"
+        ) from exc
+    missing = [f for f in ("step_inplace", "params") if not hasattr(module, f)]
+    if missing:
+        raise ConfigError(f"compiled module {dynamics.kernels!r} of dynamics {dynamics.name!r} lacks {missing}")
+    return module
 
 
 def observe_compiled(s: SessionState, out: dict[str, np.ndarray]) -> None:

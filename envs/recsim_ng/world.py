@@ -21,6 +21,7 @@ from gymnasium import spaces
 from envs.clusters import ClusterHierarchy, ClusterLevel
 from envs.config import WorldConfig
 from envs.corpus import Corpus
+from envs.dynamics import Dynamics
 from envs.errors import ConfigError, DataError
 from envs.taxonomy import Taxonomy
 from envs.world import World
@@ -100,7 +101,7 @@ class RecSimNGWorld(World):
                 f"story's {n_topics} topics (config['num_topics']); fix the corpus or num_topics"
             )
         self.config = WorldConfig(
-            dynamics="recsim",
+            dynamics="recsim-ng",
             n_items=docs.n_docs,
             embedding_dim=int(docs.features.shape[1]),
             cluster_level="topic",
@@ -109,9 +110,10 @@ class RecSimNGWorld(World):
             reward="watch_time",
         )
         self.seed = seed
+        self.dynamics = DYNAMICS
         # No compiled dynamics here (the users live in TensorFlow); agents that follow their
         # world's backend serve it with the numpy reference of act().
-        self.backend = "numpy"
+        self.backend, self.kernels, self.scratch = "numpy", None, {}
         self.horizon = horizon
         self.topic_names = topic_names
         self.taxonomy = Taxonomy.from_dict(
@@ -154,33 +156,46 @@ class RecSimNGWorld(World):
             }
         )
 
-    # --- RecSim NG's dynamics and hidden state are in TensorFlow, not here ---------------------
-    def _not_here(self, what: str) -> NoReturn:
+
+
+class RecSimNGDynamics(Dynamics):
+    """The users of a RecSim NG story, as far as a noveltygym World sees them: they live in
+    TensorFlow (stepped by ``RecSimNGVectorEnv``), so every hook says so. Its catalogue comes
+    from the story's documents (``RecSimNGWorld``), not from a config."""
+
+    name = "recsim-ng"
+
+    @staticmethod
+    def _not_here(what: str) -> NoReturn:
         raise ConfigError(
             f"{what} is not available on a RecSim NG world: its users live in TensorFlow. Step them with "
             "envs.recsim_ng.RecSimNGVectorEnv (world=env.world gives agents this static view)"
         )
 
-    def init_state(self, user_id: np.ndarray, rng: np.random.Generator) -> Any:
+    def build_catalogue(self, config: WorldConfig, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
+        self._not_here("a catalogue from a config (RecSimNGWorld builds it from the story's documents)")
+
+    def init_state(self, world: World, user_id: np.ndarray, rng: np.random.Generator) -> Any:
         self._not_here("init_state")
 
-    def respond(self, state: Any, slate: np.ndarray, rng: np.random.Generator) -> Any:
+    def respond(self, world: World, state: Any, slate: np.ndarray, rng: np.random.Generator) -> Any:
         self._not_here("respond")
 
-    def transition(self, state: Any, slate: np.ndarray, response: Any, rng: np.random.Generator) -> Any:
+    def transition(self, world: World, state: Any, slate: np.ndarray, response: Any,
+                   rng: np.random.Generator) -> Any:
         self._not_here("transition")
 
-    def oracle_latent_clusters(self, state: Any, level: str | int | None = None) -> Any:
+    def latent_clusters(self, world: World, state: Any, level: ClusterLevel) -> Any:
         self._not_here("the oracle (hidden latent interests)")
 
-    def oracle_cluster_utility(self, state: Any, clusters: np.ndarray, level: str | int | None = None) -> Any:
+    def cluster_utility(self, world: World, state: Any, clusters: np.ndarray, level: ClusterLevel) -> Any:
         self._not_here("the oracle (hidden cluster utility)")
 
-    def oracle_interest_entropy(self, state: Any) -> Any:
+    def interest_entropy(self, world: World, state: Any) -> Any:
         self._not_here("the oracle (hidden interest entropy)")
 
-    def state_bytes_per_user(self, n_users: int = 1000) -> float:
-        self._not_here("state_bytes_per_user")
+
+DYNAMICS = RecSimNGDynamics()  # registered by name in envs.dynamics
 
 
 def _topic_centers(features: np.ndarray, topic: np.ndarray, n_topics: int) -> np.ndarray:

@@ -59,6 +59,8 @@ def convert(tp: Any, value: Any, path: str) -> Any:
             raise ConfigError(f"{path}={value!r} is invalid; choose one of {list(get_args(tp))}")
         return value
     if dataclasses.is_dataclass(tp):
+        if isinstance(value, tp):  # type: ignore[arg-type]
+            return value  # built (and checked) already
         return from_dict(tp, value, path)  # type: ignore[arg-type]
     if origin in (list, tuple):
         if not isinstance(value, (list, tuple)):

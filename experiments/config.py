@@ -34,7 +34,7 @@ from typing import Any, Literal, get_type_hints
 
 from envs import WorldConfig, make_world
 from envs.errors import ConfigError
-from envs.typed import convert, from_dict, to_dict
+from envs.typed import check_fields, convert, from_dict, to_dict
 from envs.world import World
 
 if sys.version_info >= (3, 11):
@@ -53,6 +53,9 @@ class WorldSection:
     seed: int = 0
     """Seed of the corpus (items, clusters); users are seeded by ``eval.seeds``."""
     overrides: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "WorldSection")
 
     def build(self) -> World:
         try:
@@ -78,6 +81,12 @@ class RecSimNGSection:
     history_length: int = 10
     world_seed: int = 0
 
+    def __post_init__(self) -> None:
+        check_fields(self, "RecSimNGSection")
+        for name in ("num_topics", "num_docs", "slate_size", "horizon", "history_length"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"recsim_ng.{name}={getattr(self, name)!r} must be a positive integer")
+
     def vector_env(self, n_users: int) -> Any:
         from envs.recsim_ng import RecSimNGVectorEnv
 
@@ -101,6 +110,7 @@ class EvalSection:
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
 
     def __post_init__(self) -> None:
+        check_fields(self, "EvalSection")  # types first, then ranges
         if self.n_users < 1 or self.n_steps < 1:
             raise ConfigError(f"eval.n_users={self.n_users} and eval.n_steps={self.n_steps} must be positive")
         if not self.seeds:
@@ -120,6 +130,13 @@ class LogsSection:
     users whose logs hold a discovery that stuck, so logs are large (20,000 x 100 take ~5 s)."""
     n_steps: int = 100
     seed: int = 1000
+
+    def __post_init__(self) -> None:
+        check_fields(self, "LogsSection")
+        if not 0.0 <= self.explore <= 1.0:
+            raise ConfigError(f"logs.explore={self.explore!r} must lie in [0, 1]")
+        if self.n_users < 1 or self.n_steps < 1:
+            raise ConfigError(f"logs.n_users={self.n_users} and logs.n_steps={self.n_steps} must be positive")
 
 
 @dataclass
@@ -153,6 +170,15 @@ class LLMSection:
     paper does (slow on a CPU for real models); False serves it as given and says so in the log.
     The 'default' model is always trained here."""
 
+    def __post_init__(self) -> None:
+        check_fields(self, "LLMSection")
+        if self.n_samples < 1:
+            raise ConfigError(f"llm.n_samples={self.n_samples!r} must be a positive integer")
+        if not self.temperature >= 0:
+            raise ConfigError(f"llm.temperature={self.temperature!r} must be >= 0 (0 = greedy)")
+        if self.min_returns < 0:
+            raise ConfigError(f"llm.min_returns={self.min_returns!r} must be an integer >= 0")
+
 
 @dataclass
 class AgentDefaults:
@@ -168,6 +194,14 @@ class AgentDefaults:
     """Training steps of the SB3 item policy that ``*-ppo`` agents use when no item_model is given
     (trained once per world and cached)."""
 
+    def __post_init__(self) -> None:
+        check_fields(self, "AgentDefaults")
+        if self.history_length < 1 or self.ppo_timesteps < 1:
+            raise ConfigError(
+                f"agent.history_length={self.history_length!r} and agent.ppo_timesteps={self.ppo_timesteps!r} "
+                "must be positive integers"
+            )
+
 
 @dataclass
 class AgentSpec:
@@ -176,6 +210,9 @@ class AgentSpec:
     name: str = "exploit"
     label: str | None = None
     params: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "AgentSpec")
 
     @property
     def display_name(self) -> str:
@@ -194,6 +231,9 @@ class ReportSection:
     tensorboard: bool = False
     """Also write per-step metrics as TensorBoard scalars (needs the `tensorboard` package)."""
 
+    def __post_init__(self) -> None:
+        check_fields(self, "ReportSection")
+
 
 @dataclass
 class RunConfig:
@@ -211,6 +251,7 @@ class RunConfig:
     """A RecSim NG story instead of ``world`` (see RecSimNGSection)."""
 
     def __post_init__(self) -> None:
+        check_fields(self, "RunConfig")  # types first, then ranges
         names = [a.display_name for a in self.agents]
         dup = sorted({n for n in names if names.count(n) > 1})
         if dup:

@@ -12,6 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
+from envs.typed import check_fields
 from llm.errors import ConfigError
 
 UnmatchedPolicy = Literal["drop", "nearest"]
@@ -40,6 +41,7 @@ class ModelConfig:
     n_positions: int = 128  # must fit the longest prompt plus its answer; 128 leaves room for few-shot
 
     def __post_init__(self) -> None:
+        check_fields(self, "ModelConfig")  # types first (as WorldConfig), then ranges
         _positive(self, "n_embd", "n_layer", "n_head", "n_positions")
         if self.n_embd % self.n_head:
             raise ConfigError(f"n_embd={self.n_embd} must be a multiple of n_head={self.n_head}")
@@ -57,9 +59,10 @@ class DataConfig:
     min_returns: int = 0  # keep only targets the user engages positively again at least this many times
 
     def __post_init__(self) -> None:
+        check_fields(self, "DataConfig")  # types first (as WorldConfig), then ranges
         _positive(self, "history_length")
         _optional_positive(self, "cap_per_target", "cap_per_history")
-        if isinstance(self.min_returns, bool) or not isinstance(self.min_returns, int) or self.min_returns < 0:
+        if self.min_returns < 0:
             raise ConfigError(f"DataConfig.min_returns must be an integer >= 0, got {self.min_returns!r}")
         if len(self.split) != 3 or any(s < 0 for s in self.split) or abs(sum(self.split) - 1.0) > 1e-6:
             raise ConfigError(
@@ -105,6 +108,7 @@ class TrainConfig:
         return GenerationConfig(temperature=self.eval_temperature, top_p=self.eval_top_p)
 
     def __post_init__(self) -> None:
+        check_fields(self, "TrainConfig")  # types first (as WorldConfig), then ranges
         _positive(self, "batch_size", "eval_every", "eval_histories", "num_threads")
         for name in ("pretrain_steps", "sft_steps", "warmup_steps", "few_shot_examples", "patience"):
             value = getattr(self, name)
@@ -133,6 +137,7 @@ class GenerationConfig:
     batch_size: int = 1024  # prompts per forward pass
 
     def __post_init__(self) -> None:
+        check_fields(self, "GenerationConfig")  # types first (as WorldConfig), then ranges
         _positive(self, "n_samples", "batch_size")
         _optional_positive(self, "top_k")
         if self.temperature < 0:
@@ -151,6 +156,9 @@ class LLMConfig:
     data: DataConfig = field(default_factory=DataConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     generation: GenerationConfig = field(default_factory=GenerationConfig)
+
+    def __post_init__(self) -> None:
+        check_fields(self, "LLMConfig")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

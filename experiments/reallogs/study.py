@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from envs.errors import ConfigError
+from envs.typed import check_fields
 from experiments.reallogs import evaluation as ev
 from experiments.reallogs.clusters import MovieClusters, movie_clusters
 from experiments.reallogs.loader import POSITIVE_RATING, MovieLens, load_movielens
@@ -60,6 +61,14 @@ class RealConfig:
     """Also evaluate SmolLM2-135M-Instruct few-shot when its extra is installed."""
     llm: dict[str, Any] = field(default_factory=lambda: {"train": {"sft_steps": 1500}})
     """Overrides of ``llm.config.LLMConfig`` by section for the default model."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, "RealConfig")  # types first, then ranges
+        for name in ("k", "history_length", "max_examples"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"RealConfig.{name}={getattr(self, name)!r} must be a positive integer")
+        if self.few_shot < 0:
+            raise ConfigError(f"RealConfig.few_shot={self.few_shot!r} must be an integer >= 0")
 
 
 def real_config(raw: dict[str, Any], overrides: list[str] | None = None) -> RealConfig:

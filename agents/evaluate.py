@@ -78,33 +78,6 @@ def run_agent(
     return log
 
 
-def exploration_split(log: EventLog) -> dict[str, float]:
-    """Engagement split by slot kind, from the log's ``exploratory`` extra:
-    ``explore_click_rate`` / ``exploit_click_rate`` (clicks per shown slot of that kind),
-    ``explore_positive_rate`` / ``exploit_positive_rate`` (positive engagements per shown slot),
-    ``explore_watch_per_slot`` (minutes watched per exploratory slot shown) and
-    ``explore_share`` (share of shown slots that were exploratory)."""
-    if "exploratory" not in log.extras or not log.slates:
-        raise ConfigError("the log has no 'exploratory' extra; log with run_agent (or pass exploratory=...)")
-    ev = log.stacked()
-    slates = np.stack(log.slates)  # (T, B, S)
-    expl = np.stack(log.extras["exploratory"]) & ev.active[:, :, None]
-    shown_exploit = (~expl & ev.active[:, :, None]).sum()
-    on = (slates == ev.item[:, :, None]) & ev.clicked[:, :, None]  # (T, B, S) the clicked slot
-    click_e, click_x = (on & expl).sum(), (on & ~expl).sum()
-    pos = on & ev.positive[:, :, None]
-    watch = (on & expl).any(axis=2) * ev.watch_time
-    n_e, n_x = max(int(expl.sum()), 1), max(int(shown_exploit), 1)
-    return {
-        "explore_share": float(expl.sum() / max(int(ev.active.sum()) * slates.shape[2], 1)),
-        "explore_click_rate": float(click_e / n_e),
-        "exploit_click_rate": float(click_x / n_x),
-        "explore_positive_rate": float((pos & expl).sum() / n_e),
-        "exploit_positive_rate": float((pos & ~expl).sum() / n_x),
-        "explore_watch_per_slot": float(watch.sum() / n_e),
-    }
-
-
 class ExplorationHits:
     """An ``on_action`` recorder for ``run_agent``: how often an explored cluster names one of
     the user's undiscovered latent interests outside their window (a *hit*, read from hidden

@@ -6,12 +6,14 @@ are identified by ``user_id``, so logs of vector envs whose slots were reset sta
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
 
-from envs.errors import DataError
+from envs.errors import ConfigError, DataError
 from envs.session import bit_set
 from envs.state import Events
 
@@ -166,29 +168,177 @@ def coverage(log: EventLog, n_items: int) -> float:
     return float(len(shown) / n_items)
 
 
+@dataclass
+class RunLog:
+    """What a summary metric reads: a run's event log and the world's sizes, with the shared
+    per-user and per-slot tables computed once for all metrics."""
+
+    log: EventLog
+    n_clusters: int
+    n_items: int
+    seed: int = 0
+
+    @cached_property
+    def per_user(self) -> dict[str, np.ndarray]:
+        return per_user_metrics(self.log, self.n_clusters)
+
+    @cached_property
+    def requests(self) -> int:
+        return max(int(self.per_user["requests"].sum()), 1)
+
+    @cached_property
+    def clicks(self) -> int:
+        return max(int(self.per_user["clicks"].sum()), 1)
+
+    @cached_property
+    def exploration(self) -> dict[str, float]:
+        return exploration_split(self.log)
+
+
+SummaryMetric = Callable[[RunLog], float]
+SUMMARY_METRICS: dict[str, tuple[SummaryMetric, tuple[str, ...]]] = {}
+"""name -> (metric, the log extras it needs): every number ``summarize`` reports, in order."""
+
+
+def summary_metric(name: str, needs: tuple[str, ...] = ()) -> Callable[[SummaryMetric], SummaryMetric]:
+    """Register ``fn(run: RunLog) -> float`` as the summary metric ``name`` (its docstring is
+    its definition); ``needs``: log extras without which a run does not report it (e.g.
+    'exploratory', logged by ``agents.run_agent``). Runs, reports, sweeps and the command line
+    then carry it: one function is a new metric."""
+
+    def register(fn: SummaryMetric) -> SummaryMetric:
+        if name in SUMMARY_METRICS and SUMMARY_METRICS[name][0] is not fn:
+            raise ConfigError(f"summary metric {name!r} is already registered; choose another name")
+        SUMMARY_METRICS[name] = (fn, tuple(needs))
+        return fn
+
+    return register
+
+
 def summarize(log: EventLog, n_clusters: int, n_items: int, seed: int = 0) -> dict[str, float]:
-    """The headline metrics of a run (means over users unless said otherwise):
-    ``novel_clusters_per_user``, ``ueuc`` (unique engaged user-cluster pairs, a total),
-    ``positive_rate`` (positive engagements per request), ``completion_rate`` (mean completion
-    of clicks), ``watch_time_per_user``, ``active_days_per_user``, ``entropy``, ``serendipity``,
-    ``coverage``, ``homogenization``, ``discoveries_per_user``, ``click_rate``."""
-    pu = per_user_metrics(log, n_clusters)
-    requests = max(int(pu["requests"].sum()), 1)
-    clicks = max(int(pu["clicks"].sum()), 1)
+    """Every registered summary metric (``SUMMARY_METRICS``) of a run whose log holds what the
+    metric needs, as floats, in registration order (the definitions are the functions below)."""
+    run = RunLog(log, n_clusters, n_items, seed)
     return {
-        "novel_clusters_per_user": float(pu["novel_clusters"].mean()),
-        "ueuc": float(pu["engaged_clusters"].sum()),
-        "positive_rate": float(pu["positives"].sum() / requests),
-        "click_rate": float(pu["clicks"].sum() / requests),
-        "completion_rate": float((pu["completion"] * pu["clicks"]).sum() / clicks),
-        "watch_time_per_user": float(pu["watch_time"].mean()),
-        "active_days_per_user": float(pu["active_days"].mean()),
-        "entropy": float(pu["entropy"].mean()),
-        "serendipity": float((pu["serendipity"] * pu["clicks"]).sum() / clicks),
-        "coverage": coverage(log, n_items),
-        "homogenization": homogenization(log, n_clusters, seed=seed),
-        "discoveries_per_user": float(pu["discoveries"].mean()),
+        name: float(fn(run))
+        for name, (fn, needs) in SUMMARY_METRICS.items()
+        if all(extra in log.extras for extra in needs)
     }
+
+
+@summary_metric("novel_clusters_per_user")
+def _novel_clusters_per_user(run: RunLog) -> float:
+    """Positive engagements with a cluster new to the user, per user (the paper's novelty)."""
+    return float(run.per_user["novel_clusters"].mean())
+
+
+@summary_metric("ueuc")
+def _ueuc(run: RunLog) -> float:
+    """Unique engaged user-cluster pairs, a total over users (the paper's UEUC)."""
+    return float(run.per_user["engaged_clusters"].sum())
+
+
+@summary_metric("positive_rate")
+def _positive_rate(run: RunLog) -> float:
+    """Positive engagements (liked, or at least half watched) per request."""
+    return float(run.per_user["positives"].sum() / run.requests)
+
+
+@summary_metric("click_rate")
+def _click_rate(run: RunLog) -> float:
+    """Clicks per request."""
+    return float(run.per_user["clicks"].sum() / run.requests)
+
+
+@summary_metric("completion_rate")
+def _completion_rate(run: RunLog) -> float:
+    """Mean completion (watched share of the item) of clicks."""
+    pu = run.per_user
+    return float((pu["completion"] * pu["clicks"]).sum() / run.clicks)
+
+
+@summary_metric("watch_time_per_user")
+def _watch_time_per_user(run: RunLog) -> float:
+    """Minutes watched per user (the default world's enjoyment reward)."""
+    return float(run.per_user["watch_time"].mean())
+
+
+@summary_metric("active_days_per_user")
+def _active_days_per_user(run: RunLog) -> float:
+    """Distinct days with a request, per user: return visits."""
+    return float(run.per_user["active_days"].mean())
+
+
+@summary_metric("entropy")
+def _entropy(run: RunLog) -> float:
+    """Mean over users of the entropy (nats) of their positively engaged clusters."""
+    return float(run.per_user["entropy"].mean())
+
+
+@summary_metric("serendipity")
+def _serendipity(run: RunLog) -> float:
+    """Share of clicks that were positive and outside the user's recent history window
+    (relevant and unexpected; Chen et al. 2021, "Values of User Exploration")."""
+    pu = run.per_user
+    return float((pu["serendipity"] * pu["clicks"]).sum() / run.clicks)
+
+
+@summary_metric("coverage")
+def _coverage(run: RunLog) -> float:
+    """Share of the corpus shown at least once (``coverage``)."""
+    return coverage(run.log, run.n_items)
+
+
+@summary_metric("homogenization")
+def _homogenization(run: RunLog) -> float:
+    """Mean Jaccard similarity of users' engaged-cluster sets (``homogenization``)."""
+    return homogenization(run.log, run.n_clusters, seed=run.seed)
+
+
+@summary_metric("discoveries_per_user")
+def _discoveries_per_user(run: RunLog) -> float:
+    """Latent interests found per user (read from the world's events)."""
+    return float(run.per_user["discoveries"].mean())
+
+
+def exploration_split(log: EventLog) -> dict[str, float]:
+    """Engagement split by slot kind, from the log's ``exploratory`` extra:
+    ``explore_click_rate`` / ``exploit_click_rate`` (clicks per shown slot of that kind),
+    ``explore_positive_rate`` / ``exploit_positive_rate`` (positive engagements per shown slot),
+    ``explore_watch_per_slot`` (minutes watched per exploratory slot shown) and
+    ``explore_share`` (share of shown slots that were exploratory)."""
+    if "exploratory" not in log.extras or not log.slates:
+        raise ConfigError("the log has no 'exploratory' extra; log with run_agent (or pass exploratory=...)")
+    ev = log.stacked()
+    slates = np.stack(log.slates)  # (T, B, S)
+    expl = np.stack(log.extras["exploratory"]) & ev.active[:, :, None]
+    shown_exploit = (~expl & ev.active[:, :, None]).sum()
+    on = (slates == ev.item[:, :, None]) & ev.clicked[:, :, None]  # (T, B, S) the clicked slot
+    click_e, click_x = (on & expl).sum(), (on & ~expl).sum()
+    pos = on & ev.positive[:, :, None]
+    watch = (on & expl).any(axis=2) * ev.watch_time
+    n_e, n_x = max(int(expl.sum()), 1), max(int(shown_exploit), 1)
+    return {
+        "explore_share": float(expl.sum() / max(int(ev.active.sum()) * slates.shape[2], 1)),
+        "explore_click_rate": float(click_e / n_e),
+        "exploit_click_rate": float(click_x / n_x),
+        "explore_positive_rate": float((pos & expl).sum() / n_e),
+        "exploit_positive_rate": float((pos & ~expl).sum() / n_x),
+        "explore_watch_per_slot": float(watch.sum() / n_e),
+    }
+
+
+def _register_exploration_split() -> None:
+    """The split's numbers as summary metrics of runs that log slot kinds (``exploration_split``)."""
+    def reader(key: str) -> SummaryMetric:
+        return lambda run: run.exploration[key]
+
+    for key in ("explore_share", "explore_click_rate", "exploit_click_rate", "explore_positive_rate",
+                "exploit_positive_rate", "explore_watch_per_slot"):
+        summary_metric(key, needs=("exploratory",))(reader(key))
+
+
+_register_exploration_split()
 
 
 def per_step_means(log: EventLog) -> dict[str, np.ndarray]:

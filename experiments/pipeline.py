@@ -312,14 +312,13 @@ def step_frame(event_log: Any, entropy: list[float], n_clusters: int, n_users: i
 
 
 def evaluate_one(world: World, cfg: RunConfig, spec: AgentSpec, art: Artifacts, seed: int) -> TrialResult:
-    from agents.evaluate import ExplorationHits, exploration_split
+    from agents.evaluate import ExplorationHits
 
     t0 = time.perf_counter()
     hits = ExplorationHits(world)
     event_log, entropy = simulate(world, cfg, spec, art, seed, on_action=hits)
     m = world.level.n_clusters
     summary = summarize(event_log, m, world.corpus.n_items, seed=seed)
-    summary.update(exploration_split(event_log))
     summary.update(hits.summary())
     steps = step_frame(event_log, entropy, m, cfg.eval.n_users, seed)
     users = pd.DataFrame(per_user_metrics(event_log, m))

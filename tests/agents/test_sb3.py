@@ -10,9 +10,9 @@ import pytest
 
 from agents import make_agent, run_agent
 from agents.errors import ModelFileError
-from agents.evaluate import exploration_split
 from agents.items.sb3 import SB3Items, train_item_policy
 from agents.items.task import ClusterItemEnv, ClusterItemVecEnv
+from envs.metrics import exploration_split
 from tests.agents.conftest import obs_batch
 
 STEPS = 4096

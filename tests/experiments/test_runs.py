@@ -266,3 +266,25 @@ def test_a_registered_selector_gets_what_it_declares(tmp_path: Path, fast_raw: d
     assert list(summary["agents"]) == ["hierarchical-most-logged"]
     with pytest.raises(Exception, match="needs"):
         registry.register_selector("bad", build, needs=["a GPU"])
+
+
+def test_a_registered_metric_reaches_the_run_summary(tmp_path: Path, fast_config: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new metric is one function registered with ``envs.metrics.summary_metric``: runs
+    report it with its interval, beside the shipped ones. No edit in experiments/."""
+    from envs import metrics
+
+    monkeypatch.setattr(metrics, "SUMMARY_METRICS", dict(metrics.SUMMARY_METRICS))  # undone after the test
+
+    @metrics.summary_metric("likes_per_click")
+    def likes_per_click(run: metrics.RunLog) -> float:
+        """Likes per click (a toy)."""
+        return float(run.log.stacked().liked.sum() / run.clicks)
+
+    out = tmp_path / "run"
+    assert main(["run", str(fast_config), "--out", str(out), "--quiet"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    for stats in summary["agents"].values():
+        assert set(stats["likes_per_click"]) == {"mean", "ci95"} and 0 <= stats["likes_per_click"]["mean"] <= 1
+    with pytest.raises(Exception, match="already registered"):
+        metrics.summary_metric("likes_per_click")(lambda run: 0.0)

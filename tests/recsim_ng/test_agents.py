@@ -40,7 +40,7 @@ def _serve(agent: Any, env: Any, n_steps: int, seed: int) -> EventLog:
 
 @pytest.mark.parametrize("name", ["hierarchical-ucb", "hierarchical-random", "exploit", "random"])
 def test_agent_runs_through_the_adapter_and_metrics_come_out(name: str, vector_env: Callable[..., Any]) -> None:
-    from agents.evaluate import exploration_split
+    from envs.metrics import exploration_split
 
     env = vector_env(32, horizon=4, num_topics=6, num_docs=60, slate_size=3)
     agent = agents.make_agent(name, env.world, seed=0)

@@ -77,11 +77,11 @@ def fill_clusters(exploit: ExploitRecommender, obs: Obs, n: int, rng: np.random.
     u = RowDraws(rng, (b, n), np.float32)
     clusters = np.empty((b, n), dtype=window.dtype)
     empty = np.empty(b, dtype=bool)
-    bonus = np.float32(cfg.engagement_bonus)
+    base, bonus = np.float32(cfg.engagement_base), np.float32(cfg.engagement_bonus)
 
     def run(lo: int, hi: int) -> None:
         u.rows(lo, hi)
-        kernels.fill_cluster_rows(lo, hi, window, resp, recency, bonus, u.out, clusters, empty)
+        kernels.fill_cluster_rows(lo, hi, window, resp, recency, base, bonus, u.out, clusters, empty)
 
     run_in_chunks(run, b, ALIGN, "agents.fill_clusters")
     if empty.any():  # no history yet

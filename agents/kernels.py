@@ -17,6 +17,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from envs.interest import POSITIVE_COMPLETION
+
 jit = njit(nogil=True, cache=True)  # on-disk cache next to this file, like envs.kernels
 BLOCK = 256  # users per block in two-pass kernels: the block's temporaries stay in cache
 
@@ -34,7 +36,7 @@ def last_distinct_rows(lo, hi, window, responses, out):  # type: ignore[no-untyp
         after = -1  # the slot to the right, as the window the reference reads holds it
         for j in range(h - 1, -1, -1):
             c = window[i, j]
-            if masked and not (responses[i, j, 2] > 0 or responses[i, j, 1] >= 0.5):
+            if masked and not (responses[i, j, 2] > 0 or responses[i, j, 1] >= POSITIVE_COMPLETION):
                 c = -1
             right, after = after, c
             if c < 0 or (j < h - 1 and right == c):
@@ -63,21 +65,20 @@ def in_window_rows(lo, hi, clusters, window, out):  # type: ignore[no-untyped-de
 
 
 @jit
-def fill_cluster_rows(lo, hi, window, responses, recency, bonus, u, out, empty):  # type: ignore[no-untyped-def]
+def fill_cluster_rows(lo, hi, window, responses, recency, base, bonus, u, out, empty):  # type: ignore[no-untyped-def]
     """``ExploitRecommender.fill_clusters`` for users lo..hi-1, before the draw for users
     without a history: out (B, n) the window cluster at each float32 uniform u (B, n) of the
-    running float32 weights (0.25 + bonus·(completion + liked)) · recency, scaled to one ulp
+    running float32 weights (base + bonus·(completion + liked)) · recency, scaled to one ulp
     below the total; empty (B,) where the total is 0 (out is then to be replaced)."""
     h, n = window.shape[1], u.shape[1]
     cdf = np.empty(h, dtype=np.float32)
-    quarter = np.float32(0.25)
     zero = np.float32(0.0)
     for i in range(lo, hi):
         acc = zero
         for j in range(h):
             w = zero
             if window[i, j] >= 0:
-                w = recency[j] * (quarter + bonus * (responses[i, j, 1] + responses[i, j, 2]))
+                w = recency[j] * (base + bonus * (responses[i, j, 1] + responses[i, j, 2]))
             acc += w
             cdf[j] = acc
         empty[i] = acc <= zero

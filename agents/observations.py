@@ -8,6 +8,7 @@ import numpy as np
 
 from agents.errors import ObservationError
 from agents.types import Obs
+from envs.interest import POSITIVE_COMPLETION
 from envs.session import last_distinct
 
 __all__ = ["OBS_KEYS", "check_obs", "in_window", "last_distinct", "pad_history", "positive_window"]
@@ -54,11 +55,12 @@ def check_obs(obs: Any, history_length: int, n_items: int, n_clusters: int) -> O
 
 
 def positive_window(obs: Obs) -> np.ndarray:
-    """(B, H) the window's clusters where the engagement was positive (liked, or at least half
-    watched: ``envs.interest.is_positive``), -1 elsewhere: the history the language layer is
-    trained on (``llm.data`` keeps positive engagements only), so serving reads the same."""
+    """(B, H) the window's clusters where the engagement was positive (liked, or watched at
+    least ``POSITIVE_COMPLETION``: ``envs.interest.is_positive``), -1 elsewhere: the history the
+    language layer is trained on (``llm.data`` keeps positive engagements only), so serving
+    reads the same."""
     responses = obs["responses"]
-    positive = (responses[..., 2] > 0) | (responses[..., 1] >= 0.5)
+    positive = (responses[..., 2] > 0) | (responses[..., 1] >= POSITIVE_COMPLETION)
     return np.where(positive, obs["clusters"], -1)
 
 

@@ -28,7 +28,10 @@ class WorldConfig:
     """A registered dynamics (``envs.dynamics``): 'interest', noveltygym's anchor-mixture users;
     'recsim', RecSim interest_evolution; or one added with ``register_dynamics``."""
     n_items: int = 20_000
+    """Items in the corpus, spread over the taxonomy's subtopics."""
     embedding_dim: int = 16
+    """Dimension of the item and interest embedding space (set by hand; the cost of a step
+    grows with it)."""
     taxonomy: str | None = None
     """Path of a taxonomy JSON file; None = the built-in one (envs/data/taxonomy.json)."""
     taxonomy_data: dict[str, Any] | None = field(default=None, compare=False, repr=False)
@@ -36,6 +39,8 @@ class WorldConfig:
     item_noise: float = 0.12
     """Spread of items around their subtopic centre (embedding units)."""
     quality_std: float = 1.0
+    """Spread of item quality, a standard normal draw scaled by this (its weight in utility is
+    ``w_quality``)."""
 
     # --- clusters ---------------------------------------------------------------------
     cluster_level: str | int = "topic"
@@ -89,26 +94,45 @@ class WorldConfig:
     k-th domain of the taxonomy with weight k^-skew (Zipf). 0 = every subtopic equally likely (the
     default; the same draws as before the knob existed); about 1 makes a few domains mass tastes,
     as genres are on MovieLens (the `movielens` preset)."""
+    anchor_spread: float = 0.05
+    """Spread of a new interest around its subtopic's centre (embedding units; divided by
+    sqrt(embedding_dim) per axis). Set by hand when the world was designed: well inside
+    ``affinity_width``, so an interest starts on its subtopic."""
+    active_locality: float = 0.5
+    """Probability that each further active interest of a user lies next to an earlier one (a
+    neighbouring subtopic) instead of anywhere: people's visible interests cluster. Set by hand
+    (half), never calibrated; MovieLens' genre co-occurrence would be the data to fit it to."""
     affinity_width: float = 0.27
     """Width of an interest's Gaussian bump in embedding space. Narrow enough that neighbouring
     subtopics are only partly liked (sibling centres lie about 0.35 apart), so novelty found by
     similarity alone costs enjoyment, while the latent interests themselves are worth finding."""
     w_affinity: float = 4.0
+    """Weight of interest affinity (in [0, strength]) in an item's utility. Set by hand with
+    w_quality, w_satiation and no_click_utility when the world was designed; the README's
+    quickstart table shows the click and positive rates they give."""
     w_quality: float = 0.4
+    """Weight of item quality in utility: quality matters, but less than taste."""
     w_satiation: float = 1.2
+    """Weight of satiation (recent clicks on the same subtopic, ``satiation_decay``) subtracted
+    from utility: a few clicks on one subtopic make the next one less likely (set by hand)."""
     satiation_decay: float = 0.7
     """Per click, the weight of older clicks in satiation decays by this factor."""
     interest_learning_rate: float = 0.05
     """How far a clicked item pulls the interest that liked it (the feedback loop)."""
     strength_gain: float = 0.05
+    """Share of what is left to 1 that an interest's strength gains per positive engagement it
+    explains (the feedback loop's reinforcement; set by hand)."""
     strength_decay: float = 0.01
     """Interests not engaged lose this share of strength per click (narrowing)."""
     drift_std: float = 0.03
     """Random drift of every interest at the start of each session."""
     initial_history: int = 10
+    """Engagements each new user brings, drawn from their active interests (what a system
+    knows of a user on day one; fills the default observation window)."""
     discovery_affinity: float = 0.5
     """A latent interest counts as discovered after a positive engagement this close to it."""
     active_strength: tuple[float, float] = (0.5, 1.0)
+    """Range of the initial strengths of active interests (uniform)."""
     latent_strength: tuple[float, float] = (0.7, 1.0)
     """Ranges of initial interest strengths; latent interests are strong: worth finding."""
     fixed_anchors: tuple[tuple[str, ...], tuple[str, ...]] | None = None
@@ -116,31 +140,60 @@ class WorldConfig:
 
     # --- choice and response -----------------------------------------------------------
     slate_size: int = 10
+    """Items per recommendation request (a feed page)."""
     history_length: int = 10
-    """How many recent engagements the observation shows."""
+    """How many recent engagements the observation shows (the window H)."""
     choice_model: ChoiceModel = "mnl"
+    """'mnl': P(item) ∝ exp(utility / choice_temperature) against a no-click option of
+    utility no_click_utility; 'proportional': RecSim's shifted-score choice (``envs.choice``)."""
     no_click_utility: float = 3.0
+    """Utility of not clicking: how good a slate must be to be clicked at all."""
     choice_temperature: float = 1.0
+    """Temperature of the multinomial logit (1 = the standard logit)."""
+    completion_offset: float = 1.0
+    completion_noise: float = 0.5
+    """A clicked item is watched to completion sigmoid(utility - completion_offset +
+    completion_noise * logistic noise): an item of utility completion_offset is half watched
+    at the median, and the noise lets a good item bore and a mediocre one hold. Set by hand
+    when the world was designed."""
     like_threshold: float = 2.0
+    like_slope: float = 2.0
+    """A clicked item is liked with probability sigmoid(like_slope * (utility - like_threshold)):
+    likes are for items well above the click bar (set by hand)."""
     reward: RewardKind = "watch_time"
+    """What the env's reward is: the enjoyment signal agents that learn from reward maximize."""
 
     # --- sessions and returns ------------------------------------------------------------
     session_budget: float = 30.0
+    """Minutes a user has per session; watching spends them (RecSim's time budget, §4)."""
     no_click_cost: float = 1.0
+    """Minutes a request without a click costs (scrolling past a slate)."""
     max_session_steps: int = 40
+    """Requests after which a session ends even with budget left."""
     horizon_days: int = 60
+    """Days a user is simulated; the episode truncates there."""
     return_bias: float = -0.5
     return_slope: float = 4.0
-    """Daily return probability is sigmoid(return_bias + return_slope * (satisfaction - 0.5))."""
+    return_midpoint: float = 0.5
+    """Daily return probability is sigmoid(return_bias + return_slope * (satisfaction -
+    return_midpoint)), satisfaction = the session's positive engagements per request: at the
+    defaults a user whose every request was positive returns after 1.2 days on average, one
+    with none after 13 (set by hand; "active days" in the summaries measure the effect)."""
     churn_rate: float = 0.02
     """Chance of leaving for good after a session, scaled by (1 - satisfaction)."""
 
     # --- RecSim interest_evolution (dynamics='recsim') -------------------------------------
+    # RecSim's own values, each with its place in RecSim's source in envs/recsim.py's docstring.
     recsim_budget: float = 200.0
+    """Minutes of a user's time budget (RecSim: 200)."""
     recsim_doc_length: float = 4.0
+    """Length of every document in minutes (RecSim: 4)."""
     recsim_step_penalty: float = 0.5
+    """Budget lost per request without a click (RecSim: 0.5)."""
     recsim_alpha: float = 0.9 / 3.4
+    """Budget regained per minute watched, times quality (RecSim: 0.9 / 3.4)."""
     recsim_interest_step: float = 0.3
+    """Size of an interest's move after a click in its topic (RecSim: 0.3)."""
 
     def __post_init__(self) -> None:
         check_fields(self, "WorldConfig")  # every field's type, before the ranges below

@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 SATIATION_WINDOW = 8  # clicks remembered for satiation
 
 
+POSITIVE_COMPLETION = 0.5
+"""A click is a positive engagement when liked or watched at least this share: the paper's
+"positive engagement" (Wang et al. 2024, §2), the one definition the events, the language
+layer's training data and the agents' serving histories (``agents.observations``) share."""
+QUALITY_FLOOR_STDS = 3.0
+"""``choice_floor`` counts item quality down to this many standard deviations below its mean
+(a normal draw lies below it 0.1 % of the time; the floor only keeps proportional weights >= 0)."""
+
+
 def _sigmoid(x: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-x))
 
@@ -57,12 +66,12 @@ def _anchor_leaves(world: World, n: int, rng: np.random.Generator) -> tuple[np.n
     anywhere_of = _leaf_sampler(world)
     leaves[:, 0] = anywhere_of(rng, n)
     for a in range(1, n_act + n_lat):
-        # Further active interests lie near an earlier one half of the time (interests cluster).
+        # Further active interests lie near an earlier one with probability active_locality.
         # Latent ones follow the population's journeys (envs.journeys) from an active interest
         # with probability journey_predictability: the regularity ("fans of X go on to like Y")
         # that logs reveal and a learned selector can exploit; otherwise they lie anywhere.
         latent_a = a >= n_act
-        locality = cfg.journey_predictability if latent_a else 0.5
+        locality = cfg.journey_predictability if latent_a else cfg.active_locality
         near_of = leaves[np.arange(n), rng.integers(0, n_act if latent_a else a, size=n)]
         if latent_a:
             near = follow_journeys(world, near_of, rng)
@@ -92,7 +101,7 @@ def init_state(world: World, user_id: np.ndarray, rng: np.random.Generator) -> I
     cfg, corpus = world.config, world.corpus
     n, dim = len(user_id), corpus.dim
     leaves, latent = _anchor_leaves(world, n, rng)
-    pos = corpus.leaf_centers[leaves] + _scaled_normal(rng, (*leaves.shape, dim), 0.05, dim)
+    pos = corpus.leaf_centers[leaves] + _scaled_normal(rng, (*leaves.shape, dim), cfg.anchor_spread, dim)
     lo_a, hi_a = cfg.active_strength
     lo_l, hi_l = cfg.latent_strength
     u = rng.random(leaves.shape)
@@ -211,8 +220,10 @@ def choice_probabilities(world: World, util: np.ndarray) -> np.ndarray:
 
 def choice_floor(cfg: WorldConfig) -> float:
     """The lowest utility the model allows: proportional choice shifts scores by it so that
-    they are non-negative."""
-    return -3.0 * cfg.w_quality - cfg.w_satiation / (1.0 - cfg.satiation_decay + 1e-9)
+    they are non-negative. Affinity is never below 0; quality is counted down to
+    QUALITY_FLOOR_STDS standard deviations (in units of quality_std = 1, the presets' value)
+    and satiation at its largest, every past click on the subtopic (a geometric sum)."""
+    return -QUALITY_FLOOR_STDS * cfg.w_quality - cfg.w_satiation / (1.0 - cfg.satiation_decay + 1e-9)
 
 
 def respond(world: World, state: InterestState, slate: np.ndarray, rng: np.random.Generator) -> Response:
@@ -227,8 +238,8 @@ def respond(world: World, state: InterestState, slate: np.ndarray, rng: np.rando
     item = np.where(clicked, slate[rows, pos], -1)
     chosen_util = util[rows, pos]
     noise = np.log(r[:, 1] + 1e-12) - np.log1p(-r[:, 1] + 1e-12)  # logistic noise
-    completion = _sigmoid(chosen_util - 1.0 + 0.5 * noise)
-    liked = (r[:, 2] < _sigmoid(2.0 * (chosen_util - cfg.like_threshold))) & clicked
+    completion = _sigmoid(chosen_util - cfg.completion_offset + cfg.completion_noise * noise)
+    liked = (r[:, 2] < _sigmoid(cfg.like_slope * (chosen_util - cfg.like_threshold))) & clicked
     watch = completion * corpus.length[np.maximum(item, 0)]
     return Response(
         choice=choice,
@@ -248,8 +259,8 @@ def respond(world: World, state: InterestState, slate: np.ndarray, rng: np.rando
 
 
 def is_positive(response: Response) -> np.ndarray:
-    """Positive engagement: liked, or watched at least half."""
-    return response.liked | (response.completion >= 0.5)
+    """Positive engagement: liked, or watched at least POSITIVE_COMPLETION of the item."""
+    return response.liked | (response.completion >= POSITIVE_COMPLETION)
 
 
 def transition(
@@ -325,7 +336,8 @@ def _update_session(
     r = rng.random((len(budget), 2))
     satisfaction = s.session_positive / np.maximum(s.session_steps, 1)
     churn = ended & (r[:, 0] < cfg.churn_rate * (1.0 - satisfaction))
-    p_return = np.clip(_sigmoid(cfg.return_bias + cfg.return_slope * (satisfaction - 0.5)), 1e-3, 1.0 - 1e-9)
+    p_return = np.clip(_sigmoid(cfg.return_bias + cfg.return_slope * (satisfaction - cfg.return_midpoint)), 1e-3,
+                       1.0 - 1e-9)
     delay = 1 + np.floor(np.log1p(-r[:, 1]) / np.log1p(-p_return)).astype(np.int32)  # geometric, >= 1
     new_day = np.where(ended, s.day + delay, s.day)
     done_now = ended & (churn | (new_day >= cfg.horizon_days))

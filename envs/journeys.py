@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 NEIGHBOURS = 12  # candidate subtopics "near" an interest, for secondary active interests
 JOURNEY_POOL = 30  # journey targets are drawn among this many nearest sources of other topics
 
+JOURNEY_STREAM = 7
+"""Second word of the seed of a world's journey tables ([world seed, this]): a stream of its
+own, so tables do not move when other draws from the world seed change. Any fixed number."""
+
 
 def _squared_distances(centres: np.ndarray) -> np.ndarray:
     c = centres.astype(np.float64)
@@ -65,7 +69,7 @@ def journey_table(world: World) -> np.ndarray:
     pool = np.argsort(d2, axis=1)[:, : min(JOURNEY_POOL, max(1, n - 1))]
     if not np.isfinite(np.take_along_axis(d2, pool, axis=1)).all():  # one-topic taxonomies
         return world.leaf_neighbours[:, :k] if cfg.journey_level == "subtopic" else np.zeros((n, 1), np.int64)
-    rng = np.random.default_rng([world.seed, 7])  # the world's own stream for its journeys
+    rng = np.random.default_rng([world.seed, JOURNEY_STREAM])  # the world's own stream for its journeys
     pick = np.argsort(rng.random(pool.shape), axis=1)[:, : min(k, pool.shape[1])]
     return np.take_along_axis(pool, pick, axis=1)
 

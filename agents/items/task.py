@@ -39,6 +39,10 @@ def task_spaces(world: World) -> tuple[spaces.Box, spaces.Box]:
     act = spaces.Box(-1.0, 1.0, shape=(item_features(world).shape[1],), dtype=np.float32)
     return obs, act
 
+TASK_STREAM = 7
+"""Second word of the seed of the task's own draws ([seed, this]): apart from the env's stream
+of the same seed. Any fixed number."""
+
 
 class ItemTask:
     """B users, batched; see the module docstring."""
@@ -77,7 +81,7 @@ class ItemTask:
     def reset(self, seed: int) -> np.ndarray:
         """(B, F) features of the first requests."""
         obs, _ = self.env.reset(seed=seed)
-        self.rng = np.random.default_rng([seed, 7])
+        self.rng = np.random.default_rng([seed, TASK_STREAM])
         self.obs = obs
         self.targets = self._draw_targets(obs)
         return user_features(self.world, obs, self.targets)

@@ -20,6 +20,10 @@ from agents.errors import ConfigError
 from agents.persistence import load_arrays, save_arrays
 from agents.selectors.base import OptionSelector
 
+PRIOR_SHRINK = 10.0
+"""Pseudo-pulls at ``prior_rate`` that each arm's population rate starts from, so that an arm
+pulled a few times over all users does not set every user's prior (set by hand)."""
+
 
 class ClusterBandit(OptionSelector, Trainable):
     """Shared state and learning; subclasses define the index of an arm."""
@@ -45,8 +49,8 @@ class ClusterBandit(OptionSelector, Trainable):
             self.wins = np.zeros((n, self.n_clusters), dtype=np.float32)
 
     def prior_mean(self) -> np.ndarray:
-        """(M,) population rate of each arm, shrunk to ``prior_rate``."""
-        return (self.pop_wins + 10.0 * self.prior_rate) / (self.pop_pulls + 10.0)
+        """(M,) population rate of each arm, shrunk to ``prior_rate`` by PRIOR_SHRINK pseudo-pulls."""
+        return (self.pop_wins + PRIOR_SHRINK * self.prior_rate) / (self.pop_pulls + PRIOR_SHRINK)
 
     def posterior(self) -> tuple[np.ndarray, np.ndarray]:
         """(B, M) pseudo-wins and pseudo-pulls: the user's own plus the population prior."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 from numba import njit
 
-from envs.interest import choice_floor, drift_interests, self_discover
+from envs.interest import POSITIVE_COMPLETION, choice_floor, drift_interests, self_discover
 from envs.kernels.chunks import run_in_chunks
 from envs.kernels.common import BLOCK, choose, jit, mark_inactive, record_and_observe
 from envs.state import Events, InterestState
@@ -54,6 +54,10 @@ class Params(NamedTuple):
     latent_fades: bool
     boredom_rate: float
     boredom_recovery: float
+    completion_offset: float
+    completion_noise: float
+    like_slope: float
+    return_midpoint: float
 
 
 def params(world: World) -> Params:
@@ -68,7 +72,8 @@ def params(world: World) -> Params:
         no_click_cost=cfg.no_click_cost, max_session_steps=cfg.max_session_steps, churn_rate=cfg.churn_rate,
         return_bias=cfg.return_bias, return_slope=cfg.return_slope, horizon_days=cfg.horizon_days,
         session_budget=cfg.session_budget, latent_fades=cfg.latent_fades, boredom_rate=cfg.boredom_rate,
-        boredom_recovery=cfg.boredom_recovery,
+        boredom_recovery=cfg.boredom_recovery, completion_offset=cfg.completion_offset,
+        completion_noise=cfg.completion_noise, like_slope=cfg.like_slope, return_midpoint=cfg.return_midpoint,
     )
 
 
@@ -201,12 +206,12 @@ def _respond_and_update(
         chosen = util[i - lo, pos]
         r = respond_uniforms[i, 1]
         noise = math.log(r + 1e-12) - math.log1p(-r + 1e-12)  # logistic noise
-        completion64 = _sigmoid(chosen - 1.0 + 0.5 * noise)
+        completion64 = _sigmoid(chosen - p.completion_offset + p.completion_noise * noise)
         completion = np.float32(completion64)
-        liked = clicked and respond_uniforms[i, 2] < _sigmoid(2.0 * (chosen - p.like_threshold))
+        liked = clicked and respond_uniforms[i, 2] < _sigmoid(p.like_slope * (chosen - p.like_threshold))
         item = slate[i, pos] if clicked else -1
         watch = np.float32(completion64 * length[max(item, 0)])
-        positive = clicked and (liked or completion >= 0.5)
+        positive = clicked and (liked or completion >= POSITIVE_COMPLETION)
         ev.active[i] = True
         ev.clicked[i] = clicked
         ev.item[i] = item
@@ -257,7 +262,8 @@ def _respond_and_update(
         if ended:
             satisfaction = session_positive[i] / max(session_steps[i], 1)
             churn = session_uniforms[i, 0] < p.churn_rate * (1.0 - satisfaction)
-            p_return = min(max(_sigmoid(p.return_bias + p.return_slope * (satisfaction - 0.5)), 1e-3), 1.0 - 1e-9)
+            pull = p.return_bias + p.return_slope * (satisfaction - p.return_midpoint)
+            p_return = min(max(_sigmoid(pull), 1e-3), 1.0 - 1e-9)
             delay = 1 + math.floor(math.log1p(-session_uniforms[i, 1]) / math.log1p(-p_return))
             if churn or day[i] + delay >= p.horizon_days:
                 done[i] = True

@@ -186,7 +186,7 @@ def markov_draw(selector: MarkovSelector, history: np.ndarray, rng: np.random.Ge
     b, m = len(history), selector.n_clusters
     out = np.full(b, -1, dtype=np.int64)
     u = rng.random(b)
-    for k in range(selector.history_length, 0, -1):
+    for k in range(selector.context_length, 0, -1):
         tab = selector.tables.get(k)
         if tab is None or not len(tab["keys"]):
             continue

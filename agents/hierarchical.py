@@ -46,7 +46,7 @@ class HierarchicalAgent(Agent, Trainable):
         exploit: ExploitRecommender | None = None,
         explore_slots: int | None = None,
         request_share: float = 1.0,
-        history_length: int = 2,
+        context_length: int = 2,
         seed: int = 0,
         name: str | None = None,
     ) -> None:
@@ -57,8 +57,8 @@ class HierarchicalAgent(Agent, Trainable):
             raise ConfigError(f"explore_slots={explore_slots!r} must be an integer in [0, slate_size={s}]")
         if not 0.0 <= request_share <= 1.0:
             raise ConfigError(f"request_share={request_share!r} must lie in [0, 1]")
-        if isinstance(history_length, bool) or not isinstance(history_length, int) or history_length < 1:
-            raise ConfigError(f"history_length={history_length!r} must be a positive integer")
+        if isinstance(context_length, bool) or not isinstance(context_length, int) or context_length < 1:
+            raise ConfigError(f"context_length={context_length!r} must be a positive integer")
         if selector.n_clusters != world.level.n_clusters:
             raise ConfigError(
                 f"selector {selector.name!r} serves {selector.n_clusters} clusters but the world's level has "
@@ -69,7 +69,7 @@ class HierarchicalAgent(Agent, Trainable):
         self.item_policy = item_policy or EngagementItems(world, self.exploit)
         self.explore_slots = k
         self.request_share = request_share
-        self.history_length = history_length
+        self.context_length = context_length
         if name is not None:
             self.name = name
         self._last_clusters = np.zeros(0, dtype=np.int64)
@@ -94,9 +94,9 @@ class HierarchicalAgent(Agent, Trainable):
         b = len(window)
         explores = rng.random(b) < self.request_share if self.request_share < 1.0 else np.ones(b, dtype=bool)
         if fast:
-            history = compiled.positive_history(obs, self.history_length)
+            history = compiled.positive_history(obs, self.context_length)
         else:
-            history = last_distinct(positive_window(obs), self.history_length)
+            history = last_distinct(positive_window(obs), self.context_length)
         clusters = self.selector.validate(self.selector.select(history, window, rng), b)
         s = self.slate_size
         slates = np.empty((b, s), dtype=np.int64)

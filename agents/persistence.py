@@ -62,6 +62,8 @@ def load_arrays(
     if header.get("kind") != kind:
         raise ModelFileError(f"{str(path)!r} holds a saved {header.get('kind')!r}, not a {kind!r}")
     meta = header.get("meta", {})
+    if "history_length" in meta and "context_length" not in meta:  # saved before the selector's L got its name
+        meta["context_length"] = meta.pop("history_length")
     for key, want in (meta_check or {}).items():
         if meta.get(key) != want:
             raise ModelFileError(

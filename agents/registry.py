@@ -8,7 +8,7 @@ the SB3 item-policy variants ``hierarchical-{selector}-ppo``.
 
 Hierarchical keyword arguments: ``item_policy`` (``"engagement"`` default, ``"random"``,
 ``"quality"``, ``"sequence"``, ``"ppo"``, or an ``ItemPolicy``), ``item_model`` (path of a
-saved sequence model / SB3 zip), ``explore_slots``, ``request_share``, ``history_length``,
+saved sequence model / SB3 zip), ``explore_slots``, ``request_share``, ``context_length``,
 ``table`` (llm: a table folder or a table object), ``logs`` (markov, counts: logs to count, or
 ``markov_path`` a saved selector), selector keywords (``c``, ``prior_n``, ...) via
 ``selector_kwargs``. Flat agents take their own knobs (``epsilon``, ``temperature``, ``bonus``,
@@ -72,15 +72,15 @@ PPO = "ppo"  # an SB3 item policy trained in the simulator, passed as item_model
 
 @dataclass(frozen=True)
 class SelectorEntry:
-    """How to build a selector, ``build(world, history_length, **kwargs)``, and what it needs
+    """How to build a selector, ``build(world, context_length, **kwargs)``, and what it needs
     (``LOGS``, ``TABLE``): a run builds those once and passes them as keyword arguments."""
 
     build: Callable[..., OptionSelector]
     needs: frozenset[str] = frozenset()
 
 
-def _markov(world: World, history_length: int, logs: Any = None, markov_path: Any = None, **_: Any) -> MarkovSelector:
-    sel = MarkovSelector(world.level.n_clusters, history_length)
+def _markov(world: World, context_length: int, logs: Any = None, markov_path: Any = None, **_: Any) -> MarkovSelector:
+    sel = MarkovSelector(world.level.n_clusters, context_length)
     if markov_path is not None:
         return sel.load(markov_path)
     if logs is None:
@@ -91,16 +91,16 @@ def _markov(world: World, history_length: int, logs: Any = None, markov_path: An
     return sel.fit(logs)
 
 
-def _counts(world: World, history_length: int, logs: Any = None, power: float = 3.0,
+def _counts(world: World, context_length: int, logs: Any = None, power: float = 3.0,
             first_time_only: bool = True, min_returns: int = 2, **_: Any) -> CountsSelector:
     if logs is None:
         raise ConfigError(
             "the counts selector counts transitions in logs: pass logs=envs.logs.organic_logs(world, ...)"
         )
-    return CountsSelector(world.level.n_clusters, history_length, power, first_time_only, min_returns).fit(logs)
+    return CountsSelector(world.level.n_clusters, context_length, power, first_time_only, min_returns).fit(logs)
 
 
-def _llm(world: World, history_length: int, table: Any = None, **_: Any) -> LLMTableSelector:
+def _llm(world: World, context_length: int, table: Any = None, **_: Any) -> LLMTableSelector:
     m = world.level.n_clusters
     if table is None:
         raise ConfigError("the LLM selector needs table= a transition table folder (llm.table) or table object")
@@ -111,12 +111,12 @@ def _llm(world: World, history_length: int, table: Any = None, **_: Any) -> LLMT
 
 SELECTORS: dict[str, SelectorEntry] = {
     "llm": SelectorEntry(_llm, frozenset({TABLE})),
-    "oracle": SelectorEntry(lambda world, history_length, **_: OracleSelector(world)),
+    "oracle": SelectorEntry(lambda world, context_length, **_: OracleSelector(world)),
     "markov": SelectorEntry(_markov, frozenset({LOGS})),
     "counts": SelectorEntry(_counts, frozenset({LOGS})),
-    "random": SelectorEntry(lambda world, history_length, **_: RandomNovelSelector(world.level.n_clusters)),
-    "ucb": SelectorEntry(lambda world, history_length, **kw: UCBSelector(world.level.n_clusters, **kw)),
-    "thompson": SelectorEntry(lambda world, history_length, **kw: ThompsonSelector(world.level.n_clusters, **kw)),
+    "random": SelectorEntry(lambda world, context_length, **_: RandomNovelSelector(world.level.n_clusters)),
+    "ucb": SelectorEntry(lambda world, context_length, **kw: UCBSelector(world.level.n_clusters, **kw)),
+    "thompson": SelectorEntry(lambda world, context_length, **kw: ThompsonSelector(world.level.n_clusters, **kw)),
 }
 _BANDIT_AGENTS = ("ucb", "thompson")  # the bandit selectors also run as agents under their own name
 
@@ -167,10 +167,10 @@ def agent_needs(name: str, item_policy: Any = None) -> frozenset[str]:
     return SELECTORS[selector].needs | ({PPO} if ppo or item_policy == "ppo" else frozenset())
 
 
-def make_selector(name: str, world: World, history_length: int = 2, **kwargs: Any) -> OptionSelector:
+def make_selector(name: str, world: World, context_length: int = 2, **kwargs: Any) -> OptionSelector:
     if name not in SELECTORS:
         raise ConfigError(f"unknown selector {name!r}; choose one of {tuple(SELECTORS)}")
-    return SELECTORS[name].build(world, history_length, **kwargs)
+    return SELECTORS[name].build(world, context_length, **kwargs)
 
 
 def make_item_policy(
@@ -204,7 +204,7 @@ def make_item_policy(
     raise ConfigError(f"unknown item policy {name!r}; choose one of {ITEM_POLICIES} or pass an ItemPolicy")
 
 
-_HIER_KEYS = ("explore_slots", "request_share", "history_length")
+_HIER_KEYS = ("explore_slots", "request_share", "context_length")
 
 
 def exploit_config(value: Any) -> ExploitConfig:
@@ -228,6 +228,11 @@ def make_agent(name: str, world: World, seed: int = 0, **kwargs: Any) -> Agent:
     assert selector_name is not None  # flat names returned above
     if ppo:
         kwargs.setdefault("item_policy", "ppo")
+    if "history_length" in kwargs:
+        raise ConfigError(
+            "make_agent's history_length was renamed context_length (the selector's context L); "
+            "history_length names only the observation window H (WorldConfig.history_length)"
+        )
     hier = {k: kwargs.pop(k) for k in _HIER_KEYS if k in kwargs}
     item_name = kwargs.pop("item_policy", "engagement")
     item_model = kwargs.pop("item_model", None)
@@ -238,6 +243,6 @@ def make_agent(name: str, world: World, seed: int = 0, **kwargs: Any) -> Agent:
     if kwargs:
         raise ConfigError(f"make_agent({name!r}) got unknown arguments {sorted(kwargs)}")
     exploit = ExploitRecommender(world, seed, exploit_config(exploit_settings))
-    selector = make_selector(selector_name, world, hier.get("history_length", 2), **selector_kwargs)
+    selector = make_selector(selector_name, world, hier.get("context_length", 2), **selector_kwargs)
     items = make_item_policy(item_name, world, exploit, item_model)
     return HierarchicalAgent(world, selector, items, exploit, seed=seed, name=name, **hier)

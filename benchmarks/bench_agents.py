@@ -36,14 +36,14 @@ class RandomTable:
     """A stand-in with the lookup cost of ``llm.table.TransitionTable`` (one gather over M^L rows),
     used only for timing when no real table is given."""
 
-    def __init__(self, n_clusters: int, history_length: int, seed: int = 0) -> None:
-        self.n_clusters, self.history_length = n_clusters, history_length
+    def __init__(self, n_clusters: int, context_length: int, seed: int = 0) -> None:
+        self.n_clusters, self.context_length = n_clusters, context_length
         rng = np.random.default_rng(seed)
-        self.answers = rng.integers(0, n_clusters, size=(n_clusters**history_length, 1), dtype=np.int32)
+        self.answers = rng.integers(0, n_clusters, size=(n_clusters**context_length, 1), dtype=np.int32)
 
     def lookup(self, histories: np.ndarray) -> np.ndarray:
         rows = histories[:, 0].astype(np.int64)
-        for j in range(1, self.history_length):
+        for j in range(1, self.context_length):
             rows = rows * self.n_clusters + histories[:, j]
         return self.answers[rows]
 

@@ -65,18 +65,18 @@ class Ceiling:
 
 
 def journey_probe(
-    world: World, n_users: int = 100_000, history_length: int = 2, level: str | int | None = None, seed: int = 0
+    world: World, n_users: int = 100_000, context_length: int = 2, level: str | int | None = None, seed: int = 0
 ) -> JourneyProbe:
     """``n_users`` fresh users of ``world`` (seeded by ``seed``) read at ``level`` (default: the
     world's). Needs latent interests (the 'interest' dynamics)."""
     require_positive_int("n_users", n_users)
-    require_positive_int("history_length", history_length)
+    require_positive_int("context_length", context_length)
     lvl = world.level if level is None else world.clusters.level(level)
     state = world.init_state(np.arange(n_users), np.random.default_rng(seed))
     items = state.session.hist_items
     windows = np.where(items >= 0, lvl.item_cluster[np.maximum(items, 0)], -1).astype(np.int64)
     targets = undiscovered_targets(world, state, windows, level)
-    return JourneyProbe(last_distinct(windows, history_length), windows, targets, lvl.n_clusters)
+    return JourneyProbe(last_distinct(windows, context_length), windows, targets, lvl.n_clusters)
 
 
 def undiscovered_targets(world: World, state: Any, windows: np.ndarray, level: str | int | None = None) -> np.ndarray:

@@ -16,6 +16,26 @@ from envs.errors import ConfigError
 T = TypeVar("T")
 
 
+RENAMED: dict[tuple[str, str], tuple[str, str]] = {
+    ("AgentDefaults", "history_length"): ("context_length", "the selector's context L (the last L clusters it "
+                                          "reads); history_length now names only the observation window H "
+                                          "(world.history_length)"),
+    ("DataConfig", "history_length"): ("context_length", "the prompt's context L; history_length now names "
+                                       "only the observation window H (world.history_length)"),
+    ("RealConfig", "history_length"): ("context_length", "the context L of the evaluated selectors"),
+}
+"""(class, old field) -> (new field, why): a config written before a rename gets an error that
+says so, instead of a bare "unknown key"."""
+
+
+def renamed_field_error(owner: str, key: str, where: str) -> ConfigError | None:
+    """The ConfigError for a field ``key`` of class ``owner`` that was renamed, or None."""
+    if (owner, key) not in RENAMED:
+        return None
+    new, why = RENAMED[(owner, key)]
+    return ConfigError(f"{where}: {key!r} was renamed {new!r} ({why}); write {new} = ... instead")
+
+
 def from_dict(cls: type[T], data: Any, path: str = "") -> T:
     """An instance of dataclass ``cls`` from ``data``; fields missing from data keep their defaults."""
     where = path or "<config>"
@@ -24,6 +44,10 @@ def from_dict(cls: type[T], data: Any, path: str = "") -> T:
     hints = get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     unknown = sorted(set(data) - set(fields))
+    for key in unknown:
+        error = renamed_field_error(cls.__name__, key, where)
+        if error is not None:
+            raise error
     if unknown:
         bad = f"{path}.{unknown[0]}" if path else unknown[0]
         raise ConfigError(f"unknown config key {bad!r}; known keys of {where}: {sorted(fields)}")

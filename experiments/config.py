@@ -13,7 +13,7 @@ A run config file looks like::
     seeds = [0]
     [agent]                 # knobs shared by every hierarchical agent
     explore_slots = 2
-    history_length = 2
+    context_length = 2
     [[agents]]
     name = "exploit"
     [[agents]]
@@ -188,7 +188,7 @@ class AgentDefaults:
     """Slots per slate given to the selector's cluster (None = the agent's default)."""
     request_share: float | None = None
     """Share of requests that explore (alternative to slots)."""
-    history_length: int = 2
+    context_length: int = 2
     item_policy: str | None = None
     ppo_timesteps: int = 50_000
     """Training steps of the SB3 item policy that ``*-ppo`` agents use when no item_model is given
@@ -196,9 +196,9 @@ class AgentDefaults:
 
     def __post_init__(self) -> None:
         check_fields(self, "AgentDefaults")
-        if self.history_length < 1 or self.ppo_timesteps < 1:
+        if self.context_length < 1 or self.ppo_timesteps < 1:
             raise ConfigError(
-                f"agent.history_length={self.history_length!r} and agent.ppo_timesteps={self.ppo_timesteps!r} "
+                f"agent.context_length={self.context_length!r} and agent.ppo_timesteps={self.ppo_timesteps!r} "
                 "must be positive integers"
             )
 
@@ -289,7 +289,7 @@ class RunConfig:
             d = self.agent
             shared = {
                 "explore_slots": d.explore_slots, "request_share": d.request_share,
-                "history_length": d.history_length, "item_policy": d.item_policy,
+                "context_length": d.context_length, "item_policy": d.item_policy,
             }
             kwargs.update({k: v for k, v in shared.items() if v is not None})
         kwargs.update(spec.params)

@@ -4,7 +4,7 @@ Studies (Wang et al., RecSys 2024):
   1. exact match of fine-tuned vs few-shot generation over training steps; constrained = 100 %
   2. the LLM-hierarchical agent against exploitation only (novelty up, enjoyment not down)
   3. cluster granularity            (world.cluster_level)
-  4. history length L               (agent.history_length)
+  4. history length L               (agent.context_length)
   5. balanced vs unbalanced data    (llm.balance)
   6. exploration share              (agent.explore_slots)
 Studies 2-6 are sweeps of ``configs/paper.toml``; every table lists all baselines.
@@ -26,7 +26,7 @@ STUDIES: list[tuple[str, str, list[str]]] = [
     ("exact_match", "Language models trained with different seeds", ["llm.seed=0,1,2,3,4"]),
     ("llm_vs_exploit", "LLM-hierarchical agent against exploitation only", []),
     ("granularity", "Cluster granularity", ["world.cluster_level=domain,topic,subtopic"]),
-    ("history_length", "History length L", ["agent.history_length=1,2,3"]),
+    ("context_length", "History length L", ["agent.context_length=1,2,3"]),
     ("balance", "Balanced vs unbalanced fine-tuning data", ["llm.balance=true,false"]),
     ("exploration_share", "Exploration share (slots per slate)", ["agent.explore_slots=1,2,3,5"]),
 ]

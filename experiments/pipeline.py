@@ -78,7 +78,7 @@ def llm_config(cfg: RunConfig) -> Any:
 
     raw = copy.deepcopy(cfg.llm.settings)
     data = raw.setdefault("data", {})
-    data["history_length"] = cfg.agent.history_length
+    data["context_length"] = cfg.agent.context_length
     data.setdefault("first_time_only", cfg.llm.first_time_only)
     data.setdefault("min_returns", cfg.llm.min_returns)
     if not cfg.llm.balance:
@@ -104,11 +104,11 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
             meta_path = model_dir / "noveltygym.json"
             if not meta_path.exists() and cfg.llm.model == "default":
                 log.info("training the default language model (%s clusters, L=%d)", level.n_clusters,
-                         config.data.history_length)
+                         config.data.context_length)
                 train_default_model(world, logs, config, model_dir, seed=cfg.llm.seed, progress=progress)
             elif not meta_path.exists():
                 log.info("fine-tuning %s on the logs (%s clusters, L=%d)", cfg.llm.model, level.n_clusters,
-                         config.data.history_length)
+                         config.data.context_length)
                 fine_tune_model(cfg.llm.model, world_level(world), logs, model_dir, config, seed=cfg.llm.seed,
                                 progress=progress)
             meta = json.loads(meta_path.read_text())
@@ -121,7 +121,7 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
                         "fine-tune it first, as the paper does (slow on a CPU for real pretrained models)",
                         cfg.llm.model)
         info["model_dir"] = str(model_dir)
-        rows = level.n_clusters ** config.data.history_length
+        rows = level.n_clusters ** config.data.context_length
         lazy = cfg.llm.lazy_table if cfg.llm.lazy_table is not None else rows > LAZY_TABLE_ROWS
         info["table_rows"] = rows
         info["lazy_table"] = lazy
@@ -130,7 +130,7 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
 
             lm = ClusterLM.load(model_dir, level)
             gen = GenerationConfig(temperature=cfg.llm.temperature, n_samples=cfg.llm.n_samples)
-            return LazyTransitionTable(lm, config.data.history_length, gen, seed=cfg.llm.seed), info
+            return LazyTransitionTable(lm, config.data.context_length, gen, seed=cfg.llm.seed), info
         table_path = root / f"table-n{cfg.llm.n_samples}-t{cfg.llm.temperature}"
         cached = _cached_table(table_path, model_dir)
         if cached is not None:
@@ -138,7 +138,7 @@ def language_model(world: World, cfg: RunConfig, logs: pd.DataFrame, cache: Path
             return cached, info
         t0 = time.perf_counter()
         table = build_table(
-            model_dir, level, config.data.history_length, cfg.llm.n_samples, cfg.llm.temperature,
+            model_dir, level, config.data.context_length, cfg.llm.n_samples, cfg.llm.temperature,
             seed=cfg.llm.seed, out_path=table_path, progress=progress,
         )
         info["table_seconds"] = time.perf_counter() - t0
@@ -225,7 +225,7 @@ def journey_hit_rates(world: World, cfg: RunConfig, art: Artifacts) -> dict[str,
 
     if cfg.recsim_ng is not None or not world.dynamics.has_journeys:
         return None
-    probe = journey_probe(world, JOURNEY_PROBE_USERS, cfg.agent.history_length, seed=cfg.eval.seeds[0])
+    probe = journey_probe(world, JOURNEY_PROBE_USERS, cfg.agent.context_length, seed=cfg.eval.seeds[0])
     c = ceiling(probe)
     seen = _logged_histories(probe.histories, art.logs, probe.n_clusters)
     by_part: dict[str, dict[str, float]] = {"seen in the logs": {}, "unseen": {}}
@@ -243,7 +243,7 @@ def journey_hit_rates(world: World, cfg: RunConfig, art: Artifacts) -> dict[str,
         if seen is not None:
             for part, rows in (("seen in the logs", seen), ("unseen", ~seen)):
                 by_part[part][spec.display_name] = float(hits[rows].mean()) if rows.any() else float("nan")
-    out: dict[str, Any] = {"n_users": c.n_users, "history_length": cfg.agent.history_length, **c.as_dict(),
+    out: dict[str, Any] = {"n_users": c.n_users, "context_length": cfg.agent.context_length, **c.as_dict(),
                            "selectors": selectors}
     if seen is not None:
         out["seen_share"] = float(seen.mean())

@@ -152,9 +152,10 @@ def journeys_text(journeys: dict[str, Any]) -> str:
     """Each selector's top-1 hit rate on fresh users beside chance and the ceiling
     (``experiments.pipeline.journey_hit_rates``), as a Markdown table with a preamble."""
     chance, ceiling = journeys["chance"], journeys["ceiling"]
+    context = journeys.get("context_length", journeys.get("history_length"))  # the key's older name
     lines = [
         f"On {journeys['n_users']:,} fresh users, how often a selector's proposal (from the last "
-        f"{journeys['history_length']} clusters) names one of the user's undiscovered latent interests: "
+        f"{context} clusters) names one of the user's undiscovered latent interests: "
         f"chance (a random novel cluster) {chance:.2%}; the Bayes ceiling {ceiling:.2%} (estimated by "
         f"leave-one-out counting; {journeys['ceiling_half_sample']:.2%} on half the users). The run's own "
         "rate, as users' histories and discoveries evolve, is `explore_hit_rate` beside `explore_hit_chance`.",

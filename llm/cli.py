@@ -46,7 +46,7 @@ def _add_logs(p: argparse.ArgumentParser) -> None:
 def _add_data(p: argparse.ArgumentParser) -> None:
     d = DataConfig()
     g = p.add_argument_group("fine-tuning data")
-    g.add_argument("--history-length", type=int, default=d.history_length, help="L (default: 2)")
+    g.add_argument("--context-length", type=int, default=d.context_length, help="L (default: 2)")
     g.add_argument(
         "--cap-per-target",
         type=_cap,
@@ -98,7 +98,7 @@ def cmd_data(args) -> None:
     data = build_sft_data(
         _logs(args),
         level,
-        args.history_length,
+        args.context_length,
         args.cap_per_target,
         args.cap_per_history,
         seed=args.seed,
@@ -114,7 +114,7 @@ def cmd_train(args) -> None:
     t = TrainConfig()
     config = LLMConfig(
         data=DataConfig(
-            args.history_length, args.cap_per_target, args.cap_per_history, first_time_only=args.first_time_only
+            args.context_length, args.cap_per_target, args.cap_per_history, first_time_only=args.first_time_only
         ),
         train=TrainConfig(
             pretrain_steps=args.pretrain_steps,
@@ -169,7 +169,7 @@ def cmd_table(args) -> None:
     table = build_table(
         args.model,
         _level(args),
-        args.history_length,
+        args.context_length,
         args.n_samples,
         args.temperature,
         args.seed,
@@ -230,7 +230,7 @@ def build_parser(prog: str = "python -m llm") -> argparse.ArgumentParser:
     p = sub.add_parser("table", help="precompute the M^L transition table (resumable)")
     _add_level(p)
     p.add_argument("--model", required=True, help="model folder or 'smollm2'")
-    p.add_argument("--history-length", type=int, default=2)
+    p.add_argument("--context-length", type=int, default=2)
     p.add_argument("--n-samples", type=int, default=1)
     p.add_argument("--temperature", type=float, default=1.0)
     p.add_argument("--batch-size", type=int, default=4096)

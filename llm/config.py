@@ -12,7 +12,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Literal
 
-from envs.typed import check_fields
+from envs.typed import check_fields, renamed_field_error
 from llm.errors import ConfigError
 
 UnmatchedPolicy = Literal["drop", "nearest"]
@@ -51,7 +51,7 @@ class ModelConfig:
 class DataConfig:
     """How logged interactions become (history, next cluster) examples (paper §3.2)."""
 
-    history_length: int = 2  # L, the number of past clusters in the prompt (the paper uses 2)
+    context_length: int = 2  # L, the number of past clusters in the prompt (the paper uses 2)
     cap_per_target: int | None = 200  # at most this many examples per target cluster; None = no cap
     cap_per_history: int | None = 20  # at most this many examples per history; None = no cap
     split: tuple[float, float, float] = (0.8, 0.1, 0.1)  # train/val/test shares of the histories
@@ -60,7 +60,7 @@ class DataConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "DataConfig")  # types first (as WorldConfig), then ranges
-        _positive(self, "history_length")
+        _positive(self, "context_length")
         _optional_positive(self, "cap_per_target", "cap_per_history")
         if self.min_returns < 0:
             raise ConfigError(f"DataConfig.min_returns must be an integer >= 0, got {self.min_returns!r}")
@@ -180,6 +180,10 @@ class LLMConfig:
             values = dict(raw.get(key, {}))
             names = {f.name for f in dataclasses.fields(kind)}
             bad = set(values) - names
+            for name in sorted(bad):
+                error = renamed_field_error(kind.__name__, name, f"LLMConfig {key}")
+                if error is not None:
+                    raise error
             if bad:
                 raise ConfigError(
                     f"unknown {kind.__name__} fields {sorted(bad)}; expected some of {sorted(names)}"

@@ -86,7 +86,7 @@ class SFTData:
     val: Transitions
     test: Transitions
     n_clusters: int
-    history_length: int
+    context_length: int
     stage_counts: dict[str, int]  # rows kept after each pipeline stage, in order
     before: Concentration  # all novel transitions, before balancing
     after: Concentration  # after balancing (train + val + test)
@@ -111,7 +111,7 @@ class SFTData:
         path.parent.mkdir(parents=True, exist_ok=True)
         meta = {
             "n_clusters": self.n_clusters,
-            "history_length": self.history_length,
+            "context_length": self.context_length,
             "stage_counts": self.stage_counts,
             "before": asdict(self.before),
             "after": asdict(self.after),
@@ -138,7 +138,7 @@ class SFTData:
         return cls(
             **splits,
             n_clusters=meta["n_clusters"],
-            history_length=meta["history_length"],
+            context_length=meta.get("context_length", meta.get("history_length")),  # the older name
             stage_counts=meta["stage_counts"],
             before=Concentration(**meta["before"]),
             after=Concentration(**meta["after"]),
@@ -201,7 +201,7 @@ def _n_clusters(n_clusters: int | DescriptionsLike) -> int:
 
 
 def extract_transitions(
-    df: pd.DataFrame, history_length: int, first_time_only: bool = False, min_returns: int = 0
+    df: pd.DataFrame, context_length: int, first_time_only: bool = False, min_returns: int = 0
 ) -> tuple[Transitions, dict[str, int]]:
     """Steps 1-4 of the module docstring; returns the transitions and the per-stage counts.
 
@@ -221,7 +221,7 @@ def extract_transitions(
     repeat[1:] = (users[1:] == users[:-1]) & (clusters[1:] == clusters[:-1])
     users, clusters, earlier, later = users[~repeat], clusters[~repeat], earlier[~repeat], later[~repeat]
     counts["after dropping repeats"] = len(clusters)
-    L = history_length
+    L = context_length
     if len(clusters) <= L:
         return Transitions(np.zeros((0, L), np.int64), np.zeros(0, np.int64)), counts
     windows = np.lib.stride_tricks.sliding_window_view(clusters, L + 1)  # (n - L, L + 1)
@@ -295,7 +295,7 @@ def split_by_history(
 def build_sft_data(
     logs: pd.DataFrame | str | Path,
     n_clusters: int | DescriptionsLike,
-    history_length: int = 2,
+    context_length: int = 2,
     cap_per_target: int | None = DataConfig.cap_per_target,
     cap_per_history: int | None = DataConfig.cap_per_history,
     seed: int = 0,
@@ -317,16 +317,16 @@ def build_sft_data(
     Raises:
         DataError: malformed or empty logs, unknown clusters, or no usable transition.
     """
-    config = DataConfig(history_length, cap_per_target, cap_per_history, tuple(split),  # type: ignore[arg-type]
+    config = DataConfig(context_length, cap_per_target, cap_per_history, tuple(split),  # type: ignore[arg-type]
                         first_time_only, min_returns)
     m = _n_clusters(n_clusters)
     df = read_logs(logs)
     validate_logs(df, m)
-    transitions, counts = extract_transitions(df, config.history_length, config.first_time_only, config.min_returns)
+    transitions, counts = extract_transitions(df, config.context_length, config.first_time_only, config.min_returns)
     if not len(transitions):
         raise DataError(
-            f"the logs yield no transition of {config.history_length}+1 distinct consecutive "
-            f"positive clusters ({counts}); log more steps per user or use a shorter history_length"
+            f"the logs yield no transition of {config.context_length}+1 distinct consecutive "
+            f"positive clusters ({counts}); log more steps per user or use a shorter context_length"
         )
     rng = np.random.default_rng(seed)
     balanced = balance(transitions, m, config.cap_per_target, config.cap_per_history, rng)
@@ -337,7 +337,7 @@ def build_sft_data(
         val,
         test,
         m,
-        config.history_length,
+        config.context_length,
         counts,
         Concentration.of(transitions, m),
         Concentration.of(balanced, m),

@@ -13,15 +13,15 @@ import numpy as np
 from llm.errors import DataError
 
 
-def validate_histories(histories, n_clusters: int, history_length: int | None = None) -> np.ndarray:
+def validate_histories(histories, n_clusters: int, context_length: int | None = None) -> np.ndarray:
     """``histories`` as an int64 array (B, L), checked against M clusters (and L if given)."""
     arr = np.asarray(histories)
-    if arr.ndim == 1 and history_length is not None and arr.shape[0] == history_length:
+    if arr.ndim == 1 and context_length is not None and arr.shape[0] == context_length:
         arr = arr[None, :]
     if arr.ndim != 2:
         raise DataError(f"histories must be a 2-D array (batch, L), got shape {arr.shape}")
-    if history_length is not None and arr.shape[1] != history_length:
-        raise DataError(f"histories have length {arr.shape[1]} but this table/model uses L={history_length}")
+    if context_length is not None and arr.shape[1] != context_length:
+        raise DataError(f"histories have length {arr.shape[1]} but this table/model uses L={context_length}")
     if arr.size and not np.issubdtype(arr.dtype, np.integer):
         raise DataError(f"histories must hold integer cluster ids, got dtype {arr.dtype}")
     arr = arr.astype(np.int64, copy=False)
@@ -36,9 +36,9 @@ def validate_histories(histories, n_clusters: int, history_length: int | None = 
     return arr
 
 
-def radix_weights(n_clusters: int, history_length: int) -> np.ndarray:
+def radix_weights(n_clusters: int, context_length: int) -> np.ndarray:
     """(L,) weights M^(L-1), ..., M, 1 of the mixed-radix index."""
-    return n_clusters ** np.arange(history_length - 1, -1, -1, dtype=np.int64)
+    return n_clusters ** np.arange(context_length - 1, -1, -1, dtype=np.int64)
 
 
 def history_index(histories: np.ndarray, n_clusters: int) -> np.ndarray:
@@ -46,8 +46,8 @@ def history_index(histories: np.ndarray, n_clusters: int) -> np.ndarray:
     return histories @ radix_weights(n_clusters, histories.shape[1])
 
 
-def histories_at(rows: np.ndarray, n_clusters: int, history_length: int) -> np.ndarray:
+def histories_at(rows: np.ndarray, n_clusters: int, context_length: int) -> np.ndarray:
     """Inverse of :func:`history_index`: the histories (B, L) stored at ``rows`` (B,)."""
     return (
-        np.asarray(rows, dtype=np.int64)[:, None] // radix_weights(n_clusters, history_length)
+        np.asarray(rows, dtype=np.int64)[:, None] // radix_weights(n_clusters, context_length)
     ) % n_clusters

@@ -74,7 +74,7 @@ def world_texts(world: Any) -> list[str]:
 
 def _sft_data(logs, descriptions: Sequence[str], config: LLMConfig, seed: int, verbose: bool) -> SFTData:
     dc = config.data
-    return build_sft_data(logs, descriptions, dc.history_length, dc.cap_per_target, dc.cap_per_history,
+    return build_sft_data(logs, descriptions, dc.context_length, dc.cap_per_target, dc.cap_per_history,
                           seed=seed, split=dc.split, verbose=verbose, first_time_only=dc.first_time_only,
                           min_returns=dc.min_returns)
 
@@ -141,7 +141,7 @@ def _finish(lm: ClusterLM, data: SFTData, config: LLMConfig, out_dir: str | Path
         "seed": seed,
         "config": config.to_dict(),
         "n_clusters": lm.n_clusters,
-        "history_length": data.history_length,
+        "context_length": data.context_length,
         "descriptions_sha": descriptions_sha(lm.descriptions),
         "curve": curve,
         "pretrain_seconds": pretrain_seconds,
@@ -203,7 +203,7 @@ def _few_shot_metrics(model, tokenizer, descriptions: Sequence[str], data: SFTDa
     if not k:
         return {}
     lm = ClusterLM(model, tokenizer, descriptions, num_threads=None)
-    fit = few_shot_fit(lm, k, data.history_length)
+    fit = few_shot_fit(lm, k, data.context_length)
     return {"few_shot_k": fit,
             "few_shot_exact_match": few_shot_baseline(lm, data, fit, config.train.eval_generation, seed)}
 
@@ -287,16 +287,16 @@ def few_shot_baseline(
     if max_histories is not None and len(histories) > max_histories:
         pick = np.random.default_rng(seed).choice(len(histories), max_histories, replace=False)
         histories = histories[pick]
-    shots = few_shot_examples(data.train, few_shot_fit(lm, k, data.history_length), seed)
+    shots = few_shot_examples(data.train, few_shot_fit(lm, k, data.context_length), seed)
     return free_exact_match(lm, histories, config, seed=seed, shots=shots)
 
 
-def few_shot_fit(lm: ClusterLM, k: int, history_length: int) -> int:
+def few_shot_fit(lm: ClusterLM, k: int, context_length: int) -> int:
     """The largest k' <= k whose longest few-shot prompt plus answer fits ``lm``'s positions."""
     if lm.max_positions is None:
         return k
     answer = max(len(a) for a in lm.encoder.answers)
-    prompt = max(len(lm.encoder.prompt_ids([c] * history_length)) for c in range(lm.n_clusters))
+    prompt = max(len(lm.encoder.prompt_ids([c] * context_length)) for c in range(lm.n_clusters))
     separator = len(lm.encoder.encode(prompts.EXAMPLE_SEPARATOR))
     room = lm.max_positions - prompt - answer - 2  # the query, its answer and the free-run slack
     fit = min(k, max(0, room // (prompt + answer + separator)))

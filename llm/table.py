@@ -47,7 +47,7 @@ class TableMeta:
     model_hash: str
     descriptions_sha: str
     n_clusters: int
-    history_length: int
+    context_length: int
     n_samples: int
     temperature: float
     seed: int
@@ -57,7 +57,7 @@ class TableMeta:
 
     @property
     def n_rows(self) -> int:
-        return self.n_clusters**self.history_length
+        return self.n_clusters**self.context_length
 
     @property
     def n_chunks(self) -> int:
@@ -83,17 +83,17 @@ class _Lookup:
     """Vectorized O(1) lookup shared by the dense and the lazy table."""
 
     n_clusters: int
-    history_length: int
+    context_length: int
 
     def _rows(self, histories, validate: bool) -> np.ndarray:
         h = (
-            validate_histories(histories, self.n_clusters, self.history_length)
+            validate_histories(histories, self.n_clusters, self.context_length)
             if validate
             else np.asarray(histories, dtype=np.int64)
         )
         # Horner's rule over the L columns: cheaper than an int matmul (numpy has no int BLAS).
         rows = h[:, 0].astype(np.int64, copy=True)
-        for j in range(1, self.history_length):
+        for j in range(1, self.context_length):
             rows *= self.n_clusters
             rows += h[:, j]
         return rows
@@ -108,7 +108,7 @@ class TransitionTable(_Lookup):
         self.answers = answers
         self.meta = meta
         self.n_clusters = meta.n_clusters
-        self.history_length = meta.history_length
+        self.context_length = meta.context_length
 
     def lookup(self, histories, validate: bool = True) -> np.ndarray:
         """(B, n) clusters for histories (B, L) of cluster ids, oldest first."""
@@ -132,7 +132,10 @@ class TransitionTable(_Lookup):
                 else ""
             )
             raise TableError(f"no complete transition table in {str(folder)!r}{hint}")
-        meta = TableMeta(**json.loads((folder / META_FILE).read_text()))
+        raw = json.loads((folder / META_FILE).read_text())
+        if "history_length" in raw:  # written before the context length got its own name
+            raw["context_length"] = raw.pop("history_length")
+        meta = TableMeta(**raw)
         if meta.format_version != FORMAT_VERSION:
             raise TableError(f"table format {meta.format_version} in {str(folder)!r}; rebuild it")
         answers = np.load(folder / TABLE_FILE, mmap_mode="r" if mmap else None)
@@ -159,7 +162,7 @@ def _check_resumable(chunk_dir: Path, meta: TableMeta, resume: bool) -> set[int]
 def build_table(
     model_dir: str | Path,
     level_descriptions: DescriptionsLike,
-    history_length: int = 2,
+    context_length: int = 2,
     n_samples: int = 1,
     temperature: float = 1.0,
     seed: int = 0,
@@ -187,15 +190,15 @@ def build_table(
     config = GenerationConfig(
         temperature=temperature, n_samples=n_samples, exclude_history=exclude_history, batch_size=batch_size
     )
-    if not isinstance(history_length, int) or history_length < 1:
-        raise ConfigError(f"history_length must be a positive integer, got {history_length!r}")
+    if not isinstance(context_length, int) or context_length < 1:
+        raise ConfigError(f"context_length must be a positive integer, got {context_length!r}")
     if chunk_size < 1:
         raise ConfigError(f"chunk_size must be >= 1, got {chunk_size!r}")
     meta = TableMeta(
         model_hash(model_dir),
         descriptions_sha(descriptions),
         len(descriptions),
-        history_length,
+        context_length,
         n_samples,
         float(temperature),
         int(seed),
@@ -204,7 +207,7 @@ def build_table(
     )
     if meta.n_rows > 2**31:
         raise ConfigError(
-            f"M^L = {len(descriptions)}^{history_length} = {meta.n_rows:,} histories is too many to "
+            f"M^L = {len(descriptions)}^{context_length} = {meta.n_rows:,} histories is too many to "
             "precompute; use LazyTransitionTable, a coarser level, or a shorter history"
         )
     lm = lm or ClusterLM.load(model_dir, descriptions, num_threads=num_threads)
@@ -220,7 +223,7 @@ def build_table(
         if chunk in done:
             continue
         rows = np.arange(chunk * chunk_size, min(meta.n_rows, (chunk + 1) * chunk_size), dtype=np.int64)
-        histories = histories_at(rows, meta.n_clusters, history_length)
+        histories = histories_at(rows, meta.n_clusters, context_length)
         answers = lm.constrained(histories, config, seed=(seed, chunk))
         _save_npy(chunk_dir / f"chunk_{chunk:06d}.npy", answers.astype(np.int32))
         done.add(chunk)
@@ -247,12 +250,12 @@ class LazyTransitionTable(_Lookup):
     """
 
     def __init__(
-        self, lm: ClusterLM, history_length: int = 2, config: GenerationConfig | None = None, seed: int = 0
+        self, lm: ClusterLM, context_length: int = 2, config: GenerationConfig | None = None, seed: int = 0
     ) -> None:
         self.lm = lm
         self.config = config or GenerationConfig()
         self.n_clusters = lm.n_clusters
-        self.history_length = history_length
+        self.context_length = context_length
         self.seed = seed
         self._cache: dict[int, np.ndarray] = {}
         self._calls = 0
@@ -267,7 +270,7 @@ class LazyTransitionTable(_Lookup):
         missing = np.array(sorted({r for r in rows.tolist() if r not in self._cache}), dtype=np.int64)
         if len(missing):
             fresh = self.lm.constrained(
-                histories_at(missing, self.n_clusters, self.history_length),
+                histories_at(missing, self.n_clusters, self.context_length),
                 self.config,
                 seed=(self.seed, self._calls),
             )

@@ -52,3 +52,19 @@ def test_random_fields_give_a_config_or_a_config_error(cls) -> None:
                 getattr(config, field) != getattr(config, field)  # NaN
             )
     assert accepted < 1000
+
+
+def test_the_renamed_context_length_is_named_in_the_error(tmp_path) -> None:
+    """Configs and calls written when the selector's context L was called history_length get an
+    error that says it was renamed, wherever they give it."""
+    import envs
+    from agents import make_agent
+    from experiments.config import config_from_dict
+
+    with pytest.raises(ConfigError, match="'history_length' was renamed 'context_length'"):
+        config_from_dict({"agent": {"history_length": 2}})
+    with pytest.raises(ConfigError, match="'history_length' was renamed 'context_length'"):
+        llm_config.LLMConfig.from_dict({"data": {"history_length": 2}})
+    with pytest.raises(ConfigError, match="renamed context_length"):
+        make_agent("hierarchical-random", envs.make_world("tiny"), history_length=2)
+    assert config_from_dict({"agent": {"context_length": 3}, "world": {"history_length": 12}}).agent.context_length == 3

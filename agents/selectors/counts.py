@@ -34,11 +34,11 @@ MAX_DENSE_CLUSTERS = 8192  # the count matrix is dense float32 (M x M): 256 MiB 
 class CountsSelector(OptionSelector, Trainable):
     name = "counts"
 
-    def __init__(self, n_clusters: int, history_length: int = 2, power: float = 3.0,
+    def __init__(self, n_clusters: int, context_length: int = 2, power: float = 3.0,
                  first_time_only: bool = True, min_returns: int = 2) -> None:
         super().__init__(n_clusters)
-        if isinstance(history_length, bool) or not isinstance(history_length, int) or history_length < 1:
-            raise ConfigError(f"CountsSelector history_length={history_length!r} must be a positive integer")
+        if isinstance(context_length, bool) or not isinstance(context_length, int) or context_length < 1:
+            raise ConfigError(f"CountsSelector context_length={context_length!r} must be a positive integer")
         if isinstance(power, bool) or not isinstance(power, (int, float)) or not 0 <= power <= 20:
             raise ConfigError(f"CountsSelector power={power!r} must be a number in [0, 20] (0 = uniform over seen)")
         if n_clusters > MAX_DENSE_CLUSTERS:
@@ -46,7 +46,7 @@ class CountsSelector(OptionSelector, Trainable):
                 f"CountsSelector keeps a dense {n_clusters} x {n_clusters} count matrix; use at most "
                 f"{MAX_DENSE_CLUSTERS} clusters, or the Markov selector (sparse tables)"
             )
-        self.history_length = history_length
+        self.context_length = context_length
         self.power = float(power)
         self.first_time_only = first_time_only
         self.min_returns = min_returns
@@ -79,7 +79,7 @@ class CountsSelector(OptionSelector, Trainable):
         return out
 
     def select(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        history = history[:, -self.history_length :]
+        history = history[:, -self.context_length :]
         whole = self.power.is_integer() and 1 <= self.power <= 8
         if compiled.enabled(self.backend) and whole:
             out, total = compiled.counts_draw(self.counts, history, window, int(self.power), rng)
@@ -117,7 +117,7 @@ class CountsSelector(OptionSelector, Trainable):
 
     # --- persistence --------------------------------------------------------------------------
     def _meta(self) -> dict[str, Any]:
-        return {"n_clusters": self.n_clusters, "history_length": self.history_length}
+        return {"n_clusters": self.n_clusters, "context_length": self.context_length}
 
     def save(self, path: str | Path) -> Path:
         meta = {**self._meta(), "power": self.power, "first_time_only": self.first_time_only}

@@ -23,7 +23,7 @@ class TableLike(Protocol):
     """What the selector needs of a table (``llm.table.TransitionTable`` provides it)."""
 
     n_clusters: int
-    history_length: int
+    context_length: int
 
     def lookup(self, histories: np.ndarray) -> np.ndarray: ...
 
@@ -33,7 +33,7 @@ class LLMTableSelector(OptionSelector):
 
     def __init__(self, table: TableLike, n_clusters: int, fallback: OptionSelector | None = None) -> None:
         super().__init__(n_clusters)
-        for attr in ("n_clusters", "history_length", "lookup"):
+        for attr in ("n_clusters", "context_length", "lookup"):
             if not hasattr(table, attr):
                 raise ConfigError(f"the transition table {type(table).__name__} lacks {attr!r}; pass a TransitionTable")
         if int(table.n_clusters) != n_clusters:
@@ -42,7 +42,7 @@ class LLMTableSelector(OptionSelector):
                 f"{n_clusters}; build the table at the level the agent serves (world.level)"
             )
         self.table = table
-        self.history_length = int(table.history_length)
+        self.context_length = int(table.context_length)
         self.fallback = fallback or RandomNovelSelector(n_clusters)
 
     @classmethod
@@ -77,12 +77,12 @@ class LLMTableSelector(OptionSelector):
         self.fallback.bind(env)
 
     def select(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if history.shape[1] < self.history_length:
+        if history.shape[1] < self.context_length:
             raise ConfigError(
-                f"the table answers histories of L={self.history_length} clusters but the agent keeps "
-                f"{history.shape[1]}; build the agent with history_length={self.history_length}"
+                f"the table answers histories of L={self.context_length} clusters but the agent keeps "
+                f"{history.shape[1]}; build the agent with context_length={self.context_length}"
             )
-        padded, known = pad_history(history[:, -self.history_length :])
+        padded, known = pad_history(history[:, -self.context_length :])
         out = self.fallback.select(history, window, rng)
         rows = np.flatnonzero(known)
         every = len(rows) == len(window)  # the usual case once histories fill: no row copies

@@ -34,15 +34,15 @@ def context_index(contexts: np.ndarray, n_clusters: int) -> np.ndarray:
 class MarkovSelector(OptionSelector, Trainable):
     name = "markov"
 
-    def __init__(self, n_clusters: int, history_length: int = 2) -> None:
+    def __init__(self, n_clusters: int, context_length: int = 2) -> None:
         super().__init__(n_clusters)
-        if isinstance(history_length, bool) or not isinstance(history_length, int) or history_length < 1:
-            raise ConfigError(f"MarkovSelector history_length={history_length!r} must be a positive integer")
-        if float(n_clusters) ** history_length >= 2.0**62:
+        if isinstance(context_length, bool) or not isinstance(context_length, int) or context_length < 1:
+            raise ConfigError(f"MarkovSelector context_length={context_length!r} must be a positive integer")
+        if float(n_clusters) ** context_length >= 2.0**62:
             raise ConfigError(
-                f"contexts of {history_length} clusters out of {n_clusters} overflow int64; lower history_length"
+                f"contexts of {context_length} clusters out of {n_clusters} overflow int64; lower context_length"
             )
-        self.history_length = history_length
+        self.context_length = context_length
         # Per order k (1..L): sorted context keys (C,), offsets (C+1,), targets (E,), cumulative counts (E,).
         self.tables: dict[int, dict[str, np.ndarray]] = {}
         self.target_cum = np.arange(1, n_clusters + 1, dtype=np.float64)  # order 0: uniform until fitted
@@ -57,7 +57,7 @@ class MarkovSelector(OptionSelector, Trainable):
 
         df = logs.to_frame() if hasattr(logs, "to_frame") else read_logs(logs)
         validate_logs(df, self.n_clusters)
-        for k in range(1, self.history_length + 1):
+        for k in range(1, self.context_length + 1):
             t, _ = extract_transitions(df, k)
             self.add_counts(t.histories, t.targets)
             if k == 1:
@@ -109,7 +109,7 @@ class MarkovSelector(OptionSelector, Trainable):
         b = len(history)
         out = np.full(b, -1, dtype=np.int64)
         u = rng.random(b)
-        for k in range(self.history_length, 0, -1):
+        for k in range(self.context_length, 0, -1):
             tab = self.tables.get(k)
             ctx = history[:, -k:]
             todo = (out < 0) & (ctx >= 0).all(axis=1)
@@ -130,12 +130,12 @@ class MarkovSelector(OptionSelector, Trainable):
         return out
 
     def select(self, history: np.ndarray, window: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        if history.shape[1] < self.history_length:
+        if history.shape[1] < self.context_length:
             raise ConfigError(
-                f"the Markov selector was built for L={self.history_length} but got histories of length "
-                f"{history.shape[1]}; build the agent with the same history_length"
+                f"the Markov selector was built for L={self.context_length} but got histories of length "
+                f"{history.shape[1]}; build the agent with the same context_length"
             )
-        history = history[:, -self.history_length :]
+        history = history[:, -self.context_length :]
         return redraw_in_window(
             self._draw(history, rng), window, lambda rows: self._draw(history[rows], rng), contains=self.in_window
         )
@@ -147,7 +147,7 @@ class MarkovSelector(OptionSelector, Trainable):
         and rank alone where the longer one was never logged (a smoothed back-off)."""
         n, m = len(history), self.n_clusters
         out = np.zeros((n, m))
-        for k in range(1, self.history_length + 1):
+        for k in range(1, self.context_length + 1):
             tab = self.tables.get(k)
             if tab is None or not len(tab["keys"]):
                 continue
@@ -164,7 +164,7 @@ class MarkovSelector(OptionSelector, Trainable):
 
     # --- persistence --------------------------------------------------------------------------
     def _meta(self) -> dict[str, int]:
-        return {"n_clusters": self.n_clusters, "history_length": self.history_length}
+        return {"n_clusters": self.n_clusters, "context_length": self.context_length}
 
     def save(self, path: str | Path) -> Path:
         arrays = {f"order{k}_{name}": a for k, tab in self.tables.items() for name, a in tab.items()}
@@ -175,7 +175,7 @@ class MarkovSelector(OptionSelector, Trainable):
         arrays, meta = load_arrays(path, "MarkovSelector", self._meta())
         self.tables = {
             k: {name: arrays[f"order{k}_{name}"] for name in ("keys", "offsets", "targets", "cum")}
-            for k in range(1, self.history_length + 1)
+            for k in range(1, self.context_length + 1)
             if f"order{k}_keys" in arrays
         }
         self._dense = {}

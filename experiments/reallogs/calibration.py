@@ -37,7 +37,7 @@ SIM_USERS, SIM_STEPS = 1000, 400
 simulated users are logged for 400 requests each (users who leave are replaced)."""
 
 
-def log_figures(logs: pd.DataFrame, n_clusters: int, history_length: int = 2) -> dict[str, float]:
+def log_figures(logs: pd.DataFrame, n_clusters: int, context_length: int = 2) -> dict[str, float]:
     pos = logs[logs["engagement"] == 1].sort_values(["user", "time"], kind="stable")
     users = pos["user"].to_numpy()
     clusters = pos["cluster"].to_numpy().astype(np.int64)
@@ -45,7 +45,7 @@ def log_figures(logs: pd.DataFrame, n_clusters: int, history_length: int = 2) ->
     distinct, n_pos = per_user.nunique(), per_user.size()
     same_user = users[1:] == users[:-1]
     repeat = (clusters[1:] == clusters[:-1]) & same_user
-    t = ev.user_examples(logs, history_length)
+    t = ev.user_examples(logs, context_length)
     counts = np.bincount(clusters, minlength=n_clusters).astype(np.float64)
     return {
         "new_per_100": float((100 * distinct / n_pos).mean()),

@@ -49,15 +49,15 @@ class Examples:
         return Examples(self.histories[mask], self.targets[mask], self.users[mask])
 
 
-def user_examples(logs: pd.DataFrame, history_length: int) -> Examples:
+def user_examples(logs: pd.DataFrame, context_length: int) -> Examples:
     """Every user's transitions (``llm.data.extract_transitions``), labelled with the user."""
     parts = []
     for user, frame in logs.groupby("user", sort=True):
-        t, _ = extract_transitions(frame, history_length)
+        t, _ = extract_transitions(frame, context_length)
         if len(t):
             parts.append((t.histories, t.targets, np.full(len(t), user, dtype=np.int64)))
     if not parts:
-        return Examples(np.zeros((0, history_length), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
+        return Examples(np.zeros((0, context_length), np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64))
     histories, targets, users = (np.concatenate(x) for x in zip(*parts, strict=True))
     return Examples(histories, targets, users)
 

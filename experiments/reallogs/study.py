@@ -50,7 +50,7 @@ class RealConfig:
     k: int = 30
     """Clusters of the 'svd' level."""
     positive_rating: float = POSITIVE_RATING
-    history_length: int = 2
+    context_length: int = 2
     seed: int = 0
     max_examples: int = 1500
     """Held-out transitions evaluated (a seeded sample when there are more): every method
@@ -64,7 +64,7 @@ class RealConfig:
 
     def __post_init__(self) -> None:
         check_fields(self, "RealConfig")  # types first, then ranges
-        for name in ("k", "history_length", "max_examples"):
+        for name in ("k", "context_length", "max_examples"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"RealConfig.{name}={getattr(self, name)!r} must be a positive integer")
         if self.few_shot < 0:
@@ -138,7 +138,7 @@ def evaluate_methods(ml: MovieLens, clusters: MovieClusters, logs: pd.DataFrame,
     from agents.selectors.markov import MarkovSelector
     from llm.config import LLMConfig
 
-    m, L = clusters.n_clusters, cfg.history_length
+    m, L = clusters.n_clusters, cfg.context_length
     train_users, test_users = ev.split_users(logs["user"].to_numpy(), cfg.seed)
     train_logs = logs[logs["user"].isin(train_users)]
     train = ev.user_examples(train_logs, L)
@@ -160,7 +160,7 @@ def evaluate_methods(ml: MovieLens, clusters: MovieClusters, logs: pd.DataFrame,
         "most-popular-novel": lambda h: np.broadcast_to(popularity, (len(h), m)),
         "markov (back-off)": markov.scores,
     }
-    llm_cfg = LLMConfig.from_dict({"data": {"history_length": L}, **cfg.llm})
+    llm_cfg = LLMConfig.from_dict({"data": {"context_length": L}, **cfg.llm})
     lms = language_models(clusters, train_logs, train, ml, cfg, llm_cfg, model_dir, progress)
     exact = {}
     for name, (lm, shots) in lms.items():
@@ -180,7 +180,7 @@ def evaluate_methods(ml: MovieLens, clusters: MovieClusters, logs: pd.DataFrame,
                         "bayes_top1": ev.bayes_top1(held_out.histories[mask], held_out.targets[mask], m),
                         "n_examples": int(mask.sum()), "n_users": len(np.unique(held_out.users[mask]))}
                  for part, mask in ev.parts(seen).items()}
-    return {"level": clusters.name, "n_clusters": m, "history_length": L, "methods": results,
+    return {"level": clusters.name, "n_clusters": m, "context_length": L, "methods": results,
             "reference": reference, "n_train_users": len(train_users), "n_test_users": len(test_users),
             "n_train_transitions": len(train), "n_held_out_transitions": n_held_out,
             "sft_users_overlap_test": int(np.isin(train_users, test_users).sum())}
@@ -203,7 +203,7 @@ def language_models(clusters: MovieClusters, train_logs: pd.DataFrame, train: ev
     fine_tuned = ClusterLM.load(model_dir, clusters.descriptions)
     out: dict[str, tuple[Any, list]] = {"default model, fine-tuned": (fine_tuned, [])}
     pretrained = ClusterLM.load(model_dir / PRETRAINED_DIR, clusters.descriptions)
-    k = few_shot_fit(pretrained, cfg.few_shot, cfg.history_length)
+    k = few_shot_fit(pretrained, cfg.few_shot, cfg.context_length)
     out[f"default model, pretrained, {k}-shot"] = (pretrained, few_shot_examples(pool, k, cfg.seed))
     if cfg.smollm2 and clusters.n_clusters > SMOLLM2_MAX_CLUSTERS:
         log.info("SmolLM2 few-shot not evaluated at %d clusters: scoring every cluster with a 135M model takes "

@@ -22,14 +22,14 @@ def default_world():
 class FixedTable:
     """A transition table whose answer to every history is ``answers`` (n samples)."""
 
-    def __init__(self, n_clusters: int, history_length: int, answers: list[int]) -> None:
+    def __init__(self, n_clusters: int, context_length: int, answers: list[int]) -> None:
         self.n_clusters = n_clusters
-        self.history_length = history_length
+        self.context_length = context_length
         self.answers = np.asarray(answers, dtype=np.int64)
 
     def lookup(self, histories: np.ndarray) -> np.ndarray:
         histories = np.asarray(histories)
-        assert histories.shape[1] == self.history_length
+        assert histories.shape[1] == self.context_length
         return np.broadcast_to(self.answers, (len(histories), len(self.answers))).copy()
 
 

@@ -23,13 +23,13 @@ USERS = 4500  # above two kernel chunks (envs.kernels.chunks.MIN_CHUNK), so chun
 class VariedTable:
     """A transition-table stand-in with three answers per history, differing between histories."""
 
-    def __init__(self, n_clusters: int, history_length: int) -> None:
-        self.n_clusters, self.history_length = n_clusters, history_length
-        self.answers = np.random.default_rng(5).integers(0, n_clusters, size=(n_clusters**history_length, 3))
+    def __init__(self, n_clusters: int, context_length: int) -> None:
+        self.n_clusters, self.context_length = n_clusters, context_length
+        self.answers = np.random.default_rng(5).integers(0, n_clusters, size=(n_clusters**context_length, 3))
 
     def lookup(self, histories: np.ndarray) -> np.ndarray:
         rows = histories[:, 0].astype(np.int64)
-        for j in range(1, self.history_length):
+        for j in range(1, self.context_length):
             rows = rows * self.n_clusters + histories[:, j]
         return self.answers[rows]
 

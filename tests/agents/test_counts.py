@@ -79,8 +79,8 @@ def test_save_and_load_round_trip(tmp_path) -> None:
 def test_bad_knobs_are_named() -> None:
     with pytest.raises(ConfigError, match="power"):
         CountsSelector(6, power=-1)
-    with pytest.raises(ConfigError, match="history_length"):
-        CountsSelector(6, history_length=0)
+    with pytest.raises(ConfigError, match="context_length"):
+        CountsSelector(6, context_length=0)
 
 
 @pytest.mark.parametrize("power", [1.0, 2.0, 3.0, 2.5])

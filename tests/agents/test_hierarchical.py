@@ -96,7 +96,7 @@ def test_llm_table_selector_rejects_a_table_for_another_level(tiny, fixed_table)
 
 
 def test_markov_selector_learns_logged_transitions():
-    sel = MarkovSelector(4, history_length=2)
+    sel = MarkovSelector(4, context_length=2)
     # Every user goes 0 -> 1 -> 2 (positive), so after (0, 1) comes 2, after (x, 2) comes 3.
     import pandas as pd
 

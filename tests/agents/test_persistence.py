@@ -51,7 +51,7 @@ def test_markov_round_trip(tiny, logs, tmp_path):
     np.testing.assert_array_equal(
         a.select(hist, window, np.random.default_rng(0)), b.select(hist, window, np.random.default_rng(0))
     )
-    with pytest.raises(ModelFileError, match="history_length=2, but this MarkovSelector has history_length=3"):
+    with pytest.raises(ModelFileError, match="context_length=2, but this MarkovSelector has context_length=3"):
         MarkovSelector(3, 3).load(tmp_path / "markov.safetensors")
 
 
@@ -97,3 +97,19 @@ def test_real_transition_table_loads_through_the_selector(tiny, tmp_path):
     sel = LLMTableSelector.from_path(tmp_path / "table", 3)
     out = sel.select(np.array([[0, 0], [0, 1]]), np.array([[0, 0], [0, 1]]), np.random.default_rng(0))
     assert set(out.tolist()) <= {1, 2} and out[1] == 2  # 1 is in the second user's window
+
+
+def test_a_selector_saved_before_the_context_length_rename_loads(logs, tmp_path):
+    """Files written when the selector's L was called history_length still load."""
+    from agents.persistence import load_arrays, save_arrays
+
+    a = MarkovSelector(3, 2).fit(logs)
+    path = a.save(tmp_path / "markov.safetensors")
+    arrays, meta = load_arrays(path, "MarkovSelector")
+    meta["history_length"] = meta.pop("context_length")
+    old = save_arrays(tmp_path / "old.safetensors", "MarkovSelector", arrays, meta)
+    b = MarkovSelector(3, 2).load(old)
+    hist, window = np.array([[0, 1], [1, 0]]), np.full((2, 4), -1)
+    np.testing.assert_array_equal(
+        a.select(hist, window, np.random.default_rng(0)), b.select(hist, window, np.random.default_rng(0))
+    )

@@ -249,7 +249,7 @@ def test_a_registered_selector_gets_what_it_declares(tmp_path: Path, fast_raw: d
 
     built: list[object] = []
 
-    def build(world, history_length, logs=None, **_):
+    def build(world, context_length, logs=None, **_):
         built.append(logs)
         return MostLogged(world.level.n_clusters, logs)
 

@@ -29,12 +29,12 @@ level = st.lists(st.lists(st.sampled_from(WORDS), min_size=1, max_size=3).map(" 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(level, st.integers(0, 2**16), st.sampled_from([0.0, 1.0, 5.0]), st.integers(1, 3), st.booleans())
-def test_constrained_always_valid(descriptions, seed, temperature, history_length, exclude):
-    if exclude and len(descriptions) <= history_length:
+def test_constrained_always_valid(descriptions, seed, temperature, context_length, exclude):
+    if exclude and len(descriptions) <= context_length:
         return
     lm = tiny_lm(descriptions, seed)
     rng = np.random.default_rng(seed)
-    histories = rng.integers(0, len(descriptions), size=(20, history_length))
+    histories = rng.integers(0, len(descriptions), size=(20, context_length))
     cfg = GenerationConfig(temperature=temperature, n_samples=2, exclude_history=exclude, batch_size=7)
     out = lm.constrained(histories, cfg, seed=seed)
     assert out.shape == (20, 2)
@@ -103,9 +103,9 @@ def test_processor_blocks_everything_outside_the_trie():
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(level, st.integers(0, 2**16), st.integers(1, 3))
-def test_scores_are_the_log_probability_of_each_whole_answer(descriptions, seed, history_length):
+def test_scores_are_the_log_probability_of_each_whole_answer(descriptions, seed, context_length):
     lm = tiny_lm(descriptions, seed)
-    histories = np.random.default_rng(seed).integers(0, len(descriptions), size=(5, history_length))
+    histories = np.random.default_rng(seed).integers(0, len(descriptions), size=(5, context_length))
     scores = lm.score(histories, max_rows=7)  # several small batches
     assert scores.shape == (5, len(descriptions)) and (scores < 0).all()
     # Answers are prefix-free, so their probabilities are disjoint events: they sum to at most 1.

@@ -13,7 +13,7 @@ class Interrupt(Exception):
 
 
 def _build(trained, trained_lm, out, **kw):
-    args = dict(history_length=2, n_samples=2, temperature=1.0, seed=7, out_path=out, batch_size=64,
+    args = dict(context_length=2, n_samples=2, temperature=1.0, seed=7, out_path=out, batch_size=64,
                 chunk_size=100, progress=False, lm=trained_lm, num_threads=1)
     args.update(kw)
     return build_table(trained.model_dir, DESCRIPTIONS, **args)
@@ -76,3 +76,16 @@ def test_lazy_table_caches(trained_lm):
     np.testing.assert_array_equal(first, trained_lm.constrained(h, GenerationConfig(temperature=0.0)))
     np.testing.assert_array_equal(lazy.lookup(h[:1]), first[:1])
     assert len(lazy) == 2
+
+
+def test_a_table_written_before_the_context_length_rename_loads(trained, trained_lm, tmp_path):
+    import json
+
+    table = _build(trained, trained_lm, tmp_path / "t")
+    meta_path = tmp_path / "t" / "table.json"
+    meta = json.loads(meta_path.read_text())
+    meta["history_length"] = meta.pop("context_length")
+    meta_path.write_text(json.dumps(meta))
+    old = TransitionTable.load(tmp_path / "t")
+    assert old.context_length == 2
+    np.testing.assert_array_equal(old.answers, table.answers)

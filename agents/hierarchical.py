@@ -9,6 +9,7 @@ marked in the returned :class:`~agents.types.Action`, so metrics split by explor
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,40 @@ def default_explore_slots(slate_size: int) -> int:
     """About 10 % of the slate (1 of 10, the share the default world was calibrated with: three
     slots cost more enjoyment than any selector's discoveries return), at least one."""
     return max(1, round(0.1 * slate_size))
+
+
+def compose_slates(
+    exploit: ExploitRecommender, obs: Obs, k: int, clusters: np.ndarray, explores: np.ndarray,
+    pick_items: Callable[[], np.ndarray], rng: np.random.Generator, fast: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The slates of a hierarchical agent, and the item task its item policies are trained in
+    (``agents.items.task``): one composer, so training and serving follow the same rules.
+
+    The exploit recommender fills slots k..S; ``pick_items()`` gives (B, k) items of each row's
+    cluster ``clusters`` (-1 where the cluster holds too few) for the exploration slots of rows
+    that explore (``explores``); the exploit recommender fills the exploration slots of the
+    other rows and the missing items; repeats are then redrawn outside the fixed exploration
+    items. ``fast``: the compiled passes (``agents.compiled``). Returns (B, S) slates and (B, S)
+    whether each slot holds an exploration item."""
+    b, s = len(clusters), exploit.slate_size
+    slates = np.empty((b, s), dtype=np.int64)
+    slot_clusters = np.empty((b, s), dtype=np.int64)
+    fixed = np.zeros((b, s), dtype=bool)
+    if k < s:  # the exploit slots
+        slates[:, k:], slot_clusters[:, k:] = exploit.fill(obs, s - k, rng)
+    if k:
+        explore = pick_items()  # (B, k), -1 = cluster too small
+        use = explores[:, None] & (explore >= 0)
+        slates[:, :k], slot_clusters[:, :k] = explore, clusters[:, None]
+        fixed[:, :k] = use
+        # Exploit fills the exploration slots only of rows that do not explore them all.
+        rows = np.flatnonzero(~use.all(axis=1))
+        if len(rows):
+            items, item_clusters = exploit.fill({key: v[rows] for key, v in obs.items()}, k, rng)
+            slates[rows, :k] = np.where(use[rows], slates[rows, :k], items)
+            slot_clusters[rows, :k] = np.where(use[rows], slot_clusters[rows, :k], item_clusters)
+    distinct = compiled.make_distinct if fast else make_distinct
+    return distinct(slates, slot_clusters, exploit.items, rng, fixed), fixed
 
 
 class HierarchicalAgent(Agent, Trainable):
@@ -98,25 +133,9 @@ class HierarchicalAgent(Agent, Trainable):
         else:
             history = last_distinct(positive_window(obs), self.context_length)
         clusters = self.selector.validate(self.selector.select(history, window, rng), b)
-        s = self.slate_size
-        slates = np.empty((b, s), dtype=np.int64)
-        slot_clusters = np.empty((b, s), dtype=np.int64)
-        fixed = np.zeros((b, s), dtype=bool)
-        if k < s:  # the exploit slots
-            slates[:, k:], slot_clusters[:, k:] = self.exploit.fill(obs, s - k, rng)
-        if k:
-            explore = self.item_policy.select(obs, clusters, k, rng)  # (B, k), -1 = cluster too small
-            use = explores[:, None] & (explore >= 0)
-            slates[:, :k], slot_clusters[:, :k] = explore, clusters[:, None]
-            fixed[:, :k] = use
-            # Exploit fills the exploration slots only of rows that do not explore them all.
-            rows = np.flatnonzero(~use.all(axis=1))
-            if len(rows):
-                items, item_clusters = self.exploit.fill({key: v[rows] for key, v in obs.items()}, k, rng)
-                slates[rows, :k] = np.where(use[rows], slates[rows, :k], items)
-                slot_clusters[rows, :k] = np.where(use[rows], slot_clusters[rows, :k], item_clusters)
-        distinct = compiled.make_distinct if fast else make_distinct
-        slates = distinct(slates, slot_clusters, self.exploit.items, rng, fixed)
+        slates, fixed = compose_slates(
+            self.exploit, obs, k, clusters, explores, lambda: self.item_policy.select(obs, clusters, k, rng), rng, fast
+        )
         chosen = np.where(fixed.any(axis=1), clusters, -1)
         self._last_clusters = chosen
         return Action(slates, fixed, chosen)

@@ -17,6 +17,7 @@ from envs.clusters import uniform_member
 from envs.env import InterestExplorationVectorEnv
 from envs.errors import ConfigError
 from envs.metrics import EventLog
+from envs.spaces import duplicate_mask
 from envs.state import Events
 
 if TYPE_CHECKING:
@@ -24,18 +25,13 @@ if TYPE_CHECKING:
 
 
 def distinct_fill(slate: np.ndarray, n_items: int, rng: np.random.Generator) -> np.ndarray:
-    """Replace repeated ids within each row by random items not in the row (slates hold distinct items)."""
+    """Replace repeated ids within each row by random items (slates hold distinct items): every
+    repeat but the first occurrence (``envs.spaces.duplicate_mask``), redrawn until none is left."""
     slate = slate.copy()
     for _ in range(64):
-        srt = np.sort(slate, axis=1)
-        if not (srt[:, 1:] == srt[:, :-1]).any():
+        dup = duplicate_mask(slate)
+        if not dup.any():
             return slate
-        order = np.argsort(slate, axis=1, kind="stable")
-        sorted_vals = np.take_along_axis(slate, order, axis=1)
-        dup = np.zeros_like(slate, dtype=bool)
-        dup_sorted = np.zeros_like(sorted_vals, dtype=bool)
-        dup_sorted[:, 1:] = sorted_vals[:, 1:] == sorted_vals[:, :-1]
-        np.put_along_axis(dup, order, dup_sorted, axis=1)
         slate[dup] = rng.integers(0, n_items, size=int(dup.sum()))
     raise ConfigError("could not fill slates with distinct items; the corpus is too small for the slate size")
 

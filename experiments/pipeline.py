@@ -187,11 +187,16 @@ def item_policy_model(world: World, cfg: RunConfig, cache: Path) -> Path:
     """The SB3 item policy for ``*-ppo`` agents: trained in the simulator once per world, cached."""
     from agents.items.sb3 import train_item_policy
 
-    path = cache / "items" / f"ppo-{cache_key(_world_key(cfg), cfg.agent.ppo_timesteps)}.zip"
+    a = cfg.agent
+    share = 1.0 if a.request_share is None else a.request_share
+    rules = (a.explore_slots, share, a.context_length)  # trained under the rules the agents serve with
+    path = cache / "items" / f"ppo-{cache_key(_world_key(cfg), a.ppo_timesteps, rules)}.zip"
     with file_lock(path.with_suffix(".lock")):
         if not path.exists():
             t0 = time.perf_counter()
-            policy = train_item_policy(world, total_timesteps=cfg.agent.ppo_timesteps, seed=cfg.world.seed)
+            policy = train_item_policy(world, total_timesteps=a.ppo_timesteps, seed=cfg.world.seed,
+                                       explore_slots=a.explore_slots, request_share=share,
+                                       context_length=a.context_length)
             policy.save(path)
             log.info("trained the PPO item policy (%d steps) in %.1fs", cfg.agent.ppo_timesteps,
                      time.perf_counter() - t0)

@@ -82,12 +82,16 @@ def train_item_policy(
     latent_share: float = 0.5,
     algo_kwargs: dict[str, Any] | None = None,
     num_threads: int = 1,
+    request_share: float = 1.0,
+    context_length: int = 2,
 ) -> SB3Items:
-    """Train an SB3 policy in the item task; same seed (and threads) → identical policy."""
+    """Train an SB3 policy in the item task; same seed (and threads) → identical policy.
+    ``explore_slots``, ``request_share`` and ``context_length`` should be those of the agent
+    that will serve it (the task composes slates as that agent does)."""
     import torch
 
     torch.set_num_threads(num_threads)
-    env = ClusterItemVecEnv(world, n_envs, explore_slots, latent_share)
+    env = ClusterItemVecEnv(world, n_envs, explore_slots, latent_share, request_share, context_length)
     env.seed(seed)
     cls = algorithm_class(algo)
     kwargs: dict[str, Any] = {"n_steps": 64, "batch_size": 256, "learning_rate": 1e-3} if algo == "ppo" else {}

@@ -4,8 +4,11 @@ Every request names a target cluster (a random novel one, or with ``latent_share
 user's hidden latent interests: the simulator chooses the curriculum, the policy never sees the
 hidden state). The action is a proto-vector in item-feature space (``features.item_features``);
 the ``explore_slots`` members of the target cluster scoring highest against it fill those
-slots, the exploit recommender fills the rest of the slate, and the reward is the world's
-reward (watch time by default) of a click on one of the policy's items, else 0.
+slots, and the slate is composed as the hierarchical agent composes it when serving
+(``agents.hierarchical.compose_slates``: the same exploit fill, ``request_share`` of requests
+exploring, the same context of ``context_length`` positive clusters), so the policy is
+trained under the rules it is served under. The reward is the world's reward (watch time by
+default) of a click on one of the policy's items, else 0.
 
 One batched core (:class:`ItemTask`, B users of a vector env), two front doors
 (STYLE.md #2): :class:`ClusterItemEnv` (gymnasium, one user, for the env checkers) and
@@ -20,12 +23,13 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
+from agents import compiled
 from agents.errors import ConfigError, StateError
 from agents.exploit import ExploitRecommender
-from agents.hierarchical import default_explore_slots
+from agents.hierarchical import compose_slates, default_explore_slots
 from agents.items.features import item_features, proto_scores, user_feature_dim, user_features
-from agents.observations import last_distinct
-from agents.sampling import make_distinct, padded_members, top_k_members
+from agents.observations import last_distinct, positive_window
+from agents.sampling import padded_members, top_k_members
 from agents.selectors.oracle import OracleSelector
 from agents.selectors.random_novel import RandomNovelSelector
 from agents.types import Obs
@@ -39,6 +43,7 @@ def task_spaces(world: World) -> tuple[spaces.Box, spaces.Box]:
     act = spaces.Box(-1.0, 1.0, shape=(item_features(world).shape[1],), dtype=np.float32)
     return obs, act
 
+
 TASK_STREAM = 7
 """Second word of the seed of the task's own draws ([seed, this]): apart from the env's stream
 of the same seed. Any fixed number."""
@@ -47,13 +52,20 @@ of the same seed. Any fixed number."""
 class ItemTask:
     """B users, batched; see the module docstring."""
 
-    def __init__(self, world: World, n_users: int, explore_slots: int | None = None, latent_share: float = 0.5) -> None:
+    def __init__(self, world: World, n_users: int, explore_slots: int | None = None, latent_share: float = 0.5,
+                 request_share: float = 1.0, context_length: int = 2) -> None:
         s = world.config.slate_size
         self.k = default_explore_slots(s) if explore_slots is None else explore_slots
         if not 1 <= self.k <= s:
             raise ConfigError(f"explore_slots={explore_slots!r} must lie in [1, slate_size={s}]")
         if not 0.0 <= latent_share <= 1.0:
             raise ConfigError(f"latent_share={latent_share!r} must lie in [0, 1]")
+        if not 0.0 < request_share <= 1.0:
+            raise ConfigError(f"request_share={request_share!r} must lie in (0, 1] (a task that never explores "
+                              "teaches nothing)")
+        if isinstance(context_length, bool) or not isinstance(context_length, int) or context_length < 1:
+            raise ConfigError(f"context_length={context_length!r} must be a positive integer")
+        self.request_share, self.context_length = request_share, context_length
         if not world.dynamics.has_latent_interests:
             latent_share = 0.0  # e.g. RecSim users
         self.world = world
@@ -71,7 +83,7 @@ class ItemTask:
 
     def _draw_targets(self, obs: Obs) -> np.ndarray:
         window = obs["clusters"]
-        history = last_distinct(window, 2)
+        history = last_distinct(positive_window(obs), self.context_length)  # what the agent's selectors read
         targets = self.novel.select(history, window, self.rng)
         if self.latent_share > 0:
             latent = self.oracle.select(history, window, self.rng)
@@ -94,15 +106,13 @@ class ItemTask:
         obs, rng = self.obs, self.rng
         members = self.members[self.targets]
         chosen = top_k_members(members, proto_scores(self.world, members, np.asarray(proto)), self.k, obs["items"])
-        slates, clusters = self.exploit.fill(obs, self.world.config.slate_size, rng)
-        use = chosen >= 0
-        slates[:, : self.k] = np.where(use, chosen, slates[:, : self.k])
-        clusters[:, : self.k] = np.where(use, self.targets[:, None], clusters[:, : self.k])
-        slates = make_distinct(
-            slates, clusters, self.exploit.items, rng, fixed=np.pad(use, ((0, 0), (0, slates.shape[1] - self.k)))
-        )
+        b = len(chosen)
+        explores = rng.random(b) < self.request_share if self.request_share < 1.0 else np.ones(b, dtype=bool)
+        slates, fixed = compose_slates(self.exploit, obs, self.k, self.targets, explores, lambda: chosen, rng,
+                                       compiled.enabled(self.exploit.backend))
         next_obs, reward, terminated, truncated, info = self.env.step(slates)
-        hit = (chosen == np.asarray(info["item"])[:, None]).any(axis=1) & np.asarray(info["clicked"])
+        shown = (slates == np.asarray(info["item"])[:, None]) & fixed  # the click, on one of the policy's items
+        hit = shown.any(axis=1) & np.asarray(info["clicked"])
         final = user_features(self.world, info["final_obs"], self.targets) if "final_obs" in info else None
         self.obs = next_obs
         self.targets = self._draw_targets(next_obs)
@@ -138,7 +148,8 @@ class ClusterItemEnv(gym.Env[np.ndarray, np.ndarray]):
     When the user's episode in the world ends (churn: terminated; horizon: truncated).
 
     ## Arguments
-    ``world``, ``explore_slots`` (default 30 % of the slate), ``latent_share``.
+    ``world``, ``explore_slots`` (default: the hierarchical agent's, 10 % of the slate),
+    ``latent_share``, ``request_share``, ``context_length`` (as the agent that will serve it).
 
     ## Version History
     * v0: initial release.
@@ -152,8 +163,9 @@ class ClusterItemEnv(gym.Env[np.ndarray, np.ndarray]):
 
     metadata = {"render_modes": []}  # noqa: RUF012
 
-    def __init__(self, world: World, explore_slots: int | None = None, latent_share: float = 0.5) -> None:
-        self.task = ItemTask(world, 1, explore_slots, latent_share)
+    def __init__(self, world: World, explore_slots: int | None = None, latent_share: float = 0.5,
+                 request_share: float = 1.0, context_length: int = 2) -> None:
+        self.task = ItemTask(world, 1, explore_slots, latent_share, request_share, context_length)
         self.observation_space, self.action_space = task_spaces(world)
         self._done = True
 
@@ -186,9 +198,10 @@ class ClusterItemVecEnv(_vec_env_base()):  # type: ignore[misc]
     over users; episodes restart automatically, with ``terminal_observation`` in the info)."""
 
     def __init__(
-        self, world: World, n_envs: int = 16, explore_slots: int | None = None, latent_share: float = 0.5
+        self, world: World, n_envs: int = 16, explore_slots: int | None = None, latent_share: float = 0.5,
+        request_share: float = 1.0, context_length: int = 2,
     ) -> None:
-        self.task = ItemTask(world, n_envs, explore_slots, latent_share)
+        self.task = ItemTask(world, n_envs, explore_slots, latent_share, request_share, context_length)
         obs_space, act_space = task_spaces(world)
         self.render_mode = None  # SB3's VecEnv asks every env for it; this one never renders
         super().__init__(n_envs, obs_space, act_space)

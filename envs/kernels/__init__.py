@@ -21,6 +21,7 @@ import numpy as np
 
 from envs.errors import ConfigError
 from envs.kernels.chunks import set_threads
+from envs.spaces import duplicate_mask
 from envs.state import SessionState
 
 if TYPE_CHECKING:
@@ -83,9 +84,7 @@ def first_bad_slate_entry(slate: np.ndarray, n_items: int) -> tuple[int, int, in
     = not an item id, 2 = repeats an earlier item of its row; (-1, -1, 0) when all are valid."""
     if numba is not None:
         return compiled_slate_check(slate, n_items)  # type: ignore[no-any-return]
-    bad = (slate < 0) | (slate >= n_items)
-    if slate.shape[1] > 1:  # a repeat: equal to an earlier entry of its row
-        bad |= np.triu(slate[:, :, None] == slate[:, None, :], k=1).any(axis=1)
+    bad = (slate < 0) | (slate >= n_items) | duplicate_mask(slate)  # a repeat: equal to an earlier entry of its row
     if not bad.any():
         return -1, -1, 0
     row, col = (int(x) for x in np.argwhere(bad)[0])

@@ -89,3 +89,33 @@ def test_sb3_model_for_another_world_is_refused(tiny, default_world, trained, tm
     path = trained.save(tmp_path / "tiny.zip")
     with pytest.raises(ModelFileError, match="train it in this world"):
         SB3Items.from_path(default_world, path)
+
+
+def test_the_task_serves_under_the_agents_rules(tiny, monkeypatch):
+    """The task composes slates with the serving agent's composer and rules: with request_share
+    1/2 about half the requests show the policy's items, with 1 all of them; the reward counts
+    only clicks on them. A task that never explores is refused."""
+    from agents.items import task as task_module
+    from envs.errors import ConfigError
+
+    shown: list[np.ndarray] = []
+
+    def spy(*args, **kwargs):
+        slates, fixed = compose(*args, **kwargs)
+        shown.append(fixed.any(axis=1))
+        return slates, fixed
+
+    compose = task_module.compose_slates
+    monkeypatch.setattr(task_module, "compose_slates", spy)
+    for share in (1.0, 0.5):
+        shown.clear()
+        task = task_module.ItemTask(tiny, 2000, request_share=share)
+        task.reset(seed=3)
+        proto = np.zeros((2000, tiny.corpus.embeddings.shape[1] + 2), dtype=np.float32)
+        rewards = [task.step(proto)[1] for _ in range(10)]
+        task.close()
+        share_shown = float(np.mean(shown))
+        assert abs(share_shown - share) < 0.02, (share, share_shown)
+        assert all((r[~s] == 0).all() for r, s in zip(rewards, shown, strict=True))  # no policy item, no reward
+    with pytest.raises(ConfigError, match="request_share"):
+        task_module.ItemTask(tiny, 4, request_share=0.0)

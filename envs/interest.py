@@ -18,8 +18,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from envs import journeys
 from envs.choice import mnl_probabilities, proportional_probabilities, sample_choice
-from envs.clusters import ClusterLevel, uniform_member
+from envs.clusters import ClusterLevel, segments, uniform_member
 from envs.corpus import Corpus, build_corpus
 from envs.dynamics import Dynamics, entropy_of
 from envs.journeys import follow_journeys
@@ -61,7 +62,7 @@ def _anchor_leaves(world: World, n: int, rng: np.random.Generator) -> tuple[np.n
         names = list(world.taxonomy.subtopics)
         fixed = [names.index(x) for x in (*cfg.fixed_anchors[0], *cfg.fixed_anchors[1])]
         return np.tile(np.asarray(fixed, dtype=np.int64), (n, 1)), latent
-    neighbours = world.leaf_neighbours  # (n_leaves, NEIGHBOURS)
+    neighbours = journeys.neighbours(world)  # (n_leaves, NEIGHBOURS)
     leaves = np.empty((n, n_act + n_lat), dtype=np.int64)
     anywhere_of = _leaf_sampler(world)
     leaves[:, 0] = anywhere_of(rng, n)
@@ -94,6 +95,18 @@ def _leaf_sampler(world: World):
     weight = domain_weight[domain] / np.bincount(domain, minlength=len(tax.domains))[domain]
     cum = np.cumsum(weight / weight.sum())
     return lambda rng, n: np.searchsorted(cum, rng.random(n) * cum[-1], side="right").clip(max=n_leaves - 1)
+
+
+def leaf_members(world: World) -> tuple[np.ndarray, np.ndarray]:
+    """Items grouped by subtopic, (order, offsets) as ``envs.clusters.segments``; once per world."""
+    return journeys.remembered(world, "leaf_members", lambda w: segments(w.corpus.leaf, w.taxonomy.n_leaves))
+
+
+def random_item_of_leaf(world: World, leaf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random item of each given subtopic (a subtopic without items gives any item)."""
+    order, offsets = leaf_members(world)
+    item = uniform_member(order, offsets, leaf, rng.random(leaf.shape))
+    return np.where(item >= 0, item, rng.integers(0, len(order), leaf.shape))
 
 
 def init_state(world: World, user_id: np.ndarray, rng: np.random.Generator) -> InterestState:
@@ -132,7 +145,7 @@ def _initial_history(
     cdf = np.cumsum(w / w.sum(axis=1, keepdims=True), axis=1)
     pick = (cdf[:, None, :] <= rng.random((n, h0, 1))).sum(axis=2).clip(max=active_leaves.shape[1] - 1)
     leaf = active_leaves[np.arange(n)[:, None], pick]  # (n, h0)
-    items = world.random_item_of_leaf(leaf, rng)
+    items = random_item_of_leaf(world, leaf, rng)
     clusters = world.level.item_cluster[items]
     corpus = world.corpus
     responses = np.stack(
@@ -388,7 +401,7 @@ def self_discover(world: World, users: InterestUsers, s: SessionState, rows: np.
     n_open = undiscovered.sum(axis=1)
     k = np.minimum((r[:, 1] * n_open).astype(np.int64), np.maximum(n_open - 1, 0))
     anchor = (np.cumsum(undiscovered, axis=1) > k[:, None]).argmax(axis=1)  # the k-th undiscovered one
-    order, offsets = world._leaf_members
+    order, offsets = leaf_members(world)
     item = uniform_member(order, offsets, users.anchor_leaf[rows, anchor].astype(np.int64), r[:, 2])
     finds = (r[:, 0] < world.config.self_discovery_rate) & (n_open > 0) & (item >= 0)
     found, anchor, item = rows[finds], anchor[finds], item[finds]

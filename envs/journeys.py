@@ -10,7 +10,7 @@ oracle and the ceiling (``envs.ceiling``) read the same truth the users were dra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -68,10 +68,29 @@ def journey_table(world: World) -> np.ndarray:
     n = len(d2)
     pool = np.argsort(d2, axis=1)[:, : min(JOURNEY_POOL, max(1, n - 1))]
     if not np.isfinite(np.take_along_axis(d2, pool, axis=1)).all():  # one-topic taxonomies
-        return world.leaf_neighbours[:, :k] if cfg.journey_level == "subtopic" else np.zeros((n, 1), np.int64)
+        return neighbours(world)[:, :k] if cfg.journey_level == "subtopic" else np.zeros((n, 1), np.int64)
     rng = np.random.default_rng([world.seed, JOURNEY_STREAM])  # the world's own stream for its journeys
     pick = np.argsort(rng.random(pool.shape), axis=1)[:, : min(k, pool.shape[1])]
     return np.take_along_axis(pool, pick, axis=1)
+
+
+def targets(world: World) -> np.ndarray:
+    """(n_sources, journeys_per_source) journey targets of each source subtopic or topic of
+    ``world`` (``journey_table``), built once per world."""
+    return remembered(world, "journey_targets", journey_table)
+
+
+def neighbours(world: World) -> np.ndarray:
+    """(n_leaves, k) nearest other subtopics of each subtopic of ``world`` (``leaf_neighbours``),
+    built once per world."""
+    return remembered(world, "leaf_neighbours", leaf_neighbours)
+
+
+def remembered(world: World, key: str, build: Any) -> Any:
+    """``build(world)``, computed on first use and kept in the world's scratch memory."""
+    if key not in world.scratch:
+        world.scratch[key] = build(world)
+    return world.scratch[key]
 
 
 def journey_source(world: World, leaf: np.ndarray) -> np.ndarray:
@@ -83,7 +102,7 @@ def follow_journeys(world: World, source_leaf: np.ndarray, rng: np.random.Genera
     """(n,) a subtopic reached by a random journey from each subtopic ``source_leaf`` (n,): one
     of its source's targets, uniformly; at topic level, a uniformly random subtopic of the target
     topic (one more uniform draw per user)."""
-    table = world.journey_targets
+    table = targets(world)
     target = table[journey_source(world, source_leaf), rng.integers(0, table.shape[1], size=len(source_leaf))]
     if world.config.journey_level == "subtopic":
         return target

@@ -18,8 +18,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from gymnasium import spaces
 
-from envs import journeys
-from envs.clusters import ClusterHierarchy, ClusterLevel, segments, uniform_member
+from envs.clusters import ClusterHierarchy, ClusterLevel
 from envs.config import WorldConfig, resolve_config
 from envs.dynamics import Dynamics, get_dynamics
 from envs.errors import ActionError, ConfigError, require_positive_int
@@ -213,28 +212,6 @@ class World:
         if problem == 2:
             raise ActionError(f"slate of user {u} repeats an item ({arr[u].tolist()}); a slate holds distinct items")
         return arr
-
-    # --- helpers for dynamics -----------------------------------------------------------------
-    @cached_property
-    def leaf_neighbours(self) -> np.ndarray:
-        """(n_leaves, k) nearest other subtopics of each subtopic (``envs.journeys``)."""
-        return journeys.leaf_neighbours(self)
-
-    @cached_property
-    def journey_targets(self) -> np.ndarray:
-        """(n_sources, journeys_per_source) journey targets of each source subtopic or topic
-        (``envs.journeys.journey_table``)."""
-        return journeys.journey_table(self)
-
-    @cached_property
-    def _leaf_members(self) -> tuple[np.ndarray, np.ndarray]:
-        return segments(self.corpus.leaf, self.taxonomy.n_leaves)
-
-    def random_item_of_leaf(self, leaf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A uniformly random item of each given subtopic (a subtopic without items gives any item)."""
-        order, offsets = self._leaf_members
-        item = uniform_member(order, offsets, leaf, rng.random(leaf.shape))
-        return np.where(item >= 0, item, rng.integers(0, len(order), leaf.shape))
 
     # --- oracle access (never part of an observation) ------------------------------------------
     def oracle_latent_clusters(self, state: State, level: str | int | None = None) -> tuple[np.ndarray, np.ndarray]:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import envs
+from envs import journeys
 from envs.ceiling import ceiling, journey_probe
 from envs.errors import ConfigError
 
@@ -36,7 +37,7 @@ def _serve(world: envs.World, state, slates: np.ndarray, steps: int, seed: int =
 @pytest.mark.parametrize("level", ["subtopic", "topic"])
 def test_every_source_has_its_number_of_journeys_into_other_topics(level: str) -> None:
     world = envs.make_world("default", n_items=4000, journey_level=level, journeys_per_source=2)
-    table = world.journey_targets
+    table = journeys.targets(world)
     topic = np.asarray(world.taxonomy.subtopic_topic)
     n_sources = len(world.taxonomy.topics) if level == "topic" else world.taxonomy.n_leaves
     assert table.shape == (n_sources, 2)
@@ -56,7 +57,7 @@ def test_latent_interests_follow_journeys_with_the_stated_probability() -> None:
         users = world.init_state(np.arange(20_000), np.random.default_rng(0)).users
         topic = np.asarray(world.taxonomy.subtopic_topic)
         source, latent = topic[users.anchor_leaf[:, 0]], topic[users.anchor_leaf[:, 1:]]
-        on_journey = (latent[:, :, None] == world.journey_targets[source][:, None, :]).any(axis=2)
+        on_journey = (latent[:, :, None] == journeys.targets(world)[source][:, None, :]).any(axis=2)
         shares[p] = on_journey.mean()
     assert shares[1.0] == 1.0
     assert abs(shares[0.5] - (0.5 + 0.5 * 2 / 220)) < 0.02

@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from envs.dynamics import dynamics_names
+from envs.dynamics import dynamics_names, get_dynamics
 from envs.errors import ConfigError
 from envs.typed import check_fields
 
@@ -27,6 +27,10 @@ class WorldConfig:
     dynamics: str = "interest"
     """A registered dynamics (``envs.dynamics``): 'interest', noveltygym's anchor-mixture users;
     'recsim', RecSim interest_evolution; or one added with ``register_dynamics``."""
+    dynamics_params: dict[str, Any] = field(default_factory=dict, compare=False)
+    """The parameters of a dynamics with its own typed section (``Dynamics.params_type``), by
+    name, checked against it (``World.params`` holds the result). The built-in dynamics read
+    the fields below instead and take none."""
     n_items: int = 20_000
     """Items in the corpus, spread over the taxonomy's subtopics."""
     embedding_dim: int = 16
@@ -234,6 +238,8 @@ class WorldConfig:
                 f"WorldConfig.dynamics={self.dynamics!r} is unknown; use one of {dynamics_names()} "
                 "(envs.dynamics.register_dynamics adds one)"
             )
+        if self.dynamics_params:  # checked now, not when a world is built (presets have none)
+            get_dynamics(self.dynamics).parse_params(self.dynamics_params)
         if self.choice_model not in ("mnl", "proportional"):
             raise ConfigError(
                 f"WorldConfig.choice_model={self.choice_model!r} is unknown; use 'mnl' or 'proportional'"

@@ -11,6 +11,8 @@ and nothing else. Adding one is a module with a subclass and one ``register_dyna
 - ``session_high``: the upper bounds of the observation's session fields;
 - optional oracle hooks (hidden truth for oracle agents and metrics): ``latent_clusters``,
   ``cluster_utility``, ``interest_entropy``; the defaults raise ConfigError;
+- ``params_type``: a dataclass of the dynamics' own parameters, which
+  ``WorldConfig.dynamics_params`` fills (checked field by field; ``World.params``);
 - ``kernels``: the module of a compiled twin (``step_inplace`` and ``params``, see
   ``envs.kernels``), or None to step with the numpy functions.
 
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from envs.errors import ConfigError
+from envs.typed import from_dict
 
 if TYPE_CHECKING:
     from envs.clusters import ClusterLevel
@@ -47,6 +50,21 @@ class Dynamics(ABC):
     """Users hold interests they have not shown yet (``latent_clusters`` answers)."""
     has_journeys: bool = False
     """Latent interests follow journey tables (``envs.journeys``; runs report journey hit rates)."""
+    params_type: type | None = None
+    """A dataclass of the dynamics' own parameters, filled from ``WorldConfig.dynamics_params``
+    and checked like every config (``World.params``); None: it reads WorldConfig's fields only."""
+
+    def parse_params(self, raw: dict[str, Any]) -> Any:
+        """``raw`` (``WorldConfig.dynamics_params``) as a checked ``params_type`` instance
+        (ConfigError naming a bad or unknown field), or None for a dynamics without one."""
+        if self.params_type is None:
+            if raw:
+                raise ConfigError(
+                    f"WorldConfig.dynamics_params={raw!r}: dynamics {self.name!r} takes no dynamics_params; "
+                    "its parameters are WorldConfig's own fields"
+                )
+            return None
+        return from_dict(self.params_type, raw, "WorldConfig.dynamics_params")
 
     @abstractmethod
     def build_catalogue(self, config: WorldConfig, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:

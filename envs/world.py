@@ -49,6 +49,8 @@ class World:
             self.backend = "numpy"  # asked for, or the dynamics have no compiled twin
         self.scratch: dict[str, Any] = {}
         """Per-world memory of the dynamics' helpers (e.g. the oracle's last nearest clusters)."""
+        self.params = self.dynamics.parse_params(config.dynamics_params)
+        """The dynamics' own parameters (``Dynamics.params_type``), None for the built-ins."""
         rng = np.random.default_rng(seed)
         self.taxonomy, self.corpus = self.dynamics.build_catalogue(config, rng)
         self.clusters = ClusterHierarchy(self.taxonomy, self.corpus, seed=seed)
@@ -254,7 +256,7 @@ def make_world(
     ``backend``: 'numba' (compiled dynamics, the default) or 'numpy' (the reference); see
     ``envs.kernels``."""
     config = resolve_config(preset_or_config, **overrides)
-    key = (config, repr(config.taxonomy_data), seed, resolve_backend(backend))
+    key = (config, repr(config.taxonomy_data), repr(config.dynamics_params), seed, resolve_backend(backend))
     if key not in _CACHE:
         _CACHE[key] = World(config, seed, backend)
     return _CACHE[key]

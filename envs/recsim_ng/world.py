@@ -110,7 +110,7 @@ class RecSimNGWorld(World):
             reward="watch_time",
         )
         self.seed = seed
-        self.dynamics = DYNAMICS
+        self.dynamics, self.params = DYNAMICS, None
         # No compiled dynamics here (the users live in TensorFlow); agents that follow their
         # world's backend serve it with the numpy reference of act().
         self.backend, self.kernels, self.scratch = "numpy", None, {}

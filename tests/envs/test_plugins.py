@@ -23,6 +23,14 @@ from envs.taxonomy import Taxonomy
 
 
 @dataclass(frozen=True)
+class FixedParams:
+    """The toy's own typed config section (``WorldConfig.dynamics_params``)."""
+
+    temperature: float = 1.0
+    """Temperature of the click model."""
+
+
+@dataclass(frozen=True)
 class FixedState:
     preference: np.ndarray  # (B, D) float32, never changes
     session: SessionState
@@ -33,6 +41,7 @@ class FixedPreference(Dynamics):
     multinomial-logit click, the session budget spent by watching (1 minute per skipped slate)."""
 
     name = "test-fixed-preference"
+    params_type = FixedParams
 
     def build_catalogue(self, config, rng):  # type: ignore[no-untyped-def]
         taxonomy = Taxonomy.load(config.taxonomy)
@@ -49,7 +58,7 @@ class FixedPreference(Dynamics):
     def respond(self, world, state, slate, rng):  # type: ignore[no-untyped-def]
         rows = np.arange(len(slate))
         util = np.einsum("bsd,bd->bs", world.corpus.embeddings[slate], state.preference)
-        choice = sample_choice(mnl_probabilities(util, 0.0), rng.random(len(slate)))
+        choice = sample_choice(mnl_probabilities(util, 0.0, world.params.temperature), rng.random(len(slate)))
         clicked = choice >= 0
         item = np.where(clicked, slate[rows, np.maximum(choice, 0)], -1)
         length = world.corpus.length[np.maximum(item, 0)]
@@ -74,7 +83,8 @@ class FixedPreference(Dynamics):
 
 DYNAMICS = register_dynamics(FixedPreference())
 ENV_ID = "test/FixedPreference-v0"
-CONFIG = envs.WorldConfig(dynamics=DYNAMICS.name, n_items=300, session_budget=30.0, horizon_days=3)
+CONFIG = envs.WorldConfig(dynamics=DYNAMICS.name, n_items=300, session_budget=30.0, horizon_days=3,
+                          dynamics_params={"temperature": 0.5})
 if ENV_ID not in gym.registry:
     gym.register(id=ENV_ID, entry_point="envs.env:InterestExplorationEnv",
                  vector_entry_point="envs.env:InterestExplorationVectorEnv", kwargs={"preset": CONFIG})
@@ -133,3 +143,17 @@ def test_the_registry_names_what_is_wrong() -> None:
     with pytest.raises(ConfigError, match=r"no_such_module.*does not exist"):
         envs.World(config, backend="numba")
     assert envs.World(config, backend="numpy").kernels is None  # the numpy path never looks
+
+
+def test_a_new_dynamics_has_its_own_typed_section() -> None:
+    """Its parameters come from WorldConfig.dynamics_params, checked field by field like every
+    config; the built-in dynamics take none."""
+    world = envs.World(CONFIG, backend="numpy")
+    assert world.params == FixedParams(temperature=0.5)
+    assert envs.World(CONFIG.replace(dynamics_params={}), backend="numpy").params == FixedParams()
+    with pytest.raises(ConfigError, match=r"dynamics_params\.temperature"):
+        CONFIG.replace(dynamics_params={"temperature": "hot"})
+    with pytest.raises(ConfigError, match=r"unknown config key 'WorldConfig\.dynamics_params\.heat'"):
+        CONFIG.replace(dynamics_params={"heat": 1.0})
+    with pytest.raises(ConfigError, match="'interest' takes no dynamics_params"):
+        envs.WorldConfig(dynamics_params={"temperature": 0.5})

@@ -9,7 +9,7 @@ from typing import Any, Literal
 
 from envs.dynamics import dynamics_names, get_dynamics
 from envs.errors import ConfigError
-from envs.typed import check_fields
+from envs.typed import check_fields, renamed_field_error
 
 ChoiceModel = Literal["mnl", "proportional"]
 RewardKind = Literal["watch_time", "clicks", "likes", "positive", "utility"]
@@ -186,19 +186,6 @@ class WorldConfig:
     churn_rate: float = 0.02
     """Chance of leaving for good after a session, scaled by (1 - satisfaction)."""
 
-    # --- RecSim interest_evolution (dynamics='recsim') -------------------------------------
-    # RecSim's own values, each with its place in RecSim's source in envs/recsim.py's docstring.
-    recsim_budget: float = 200.0
-    """Minutes of a user's time budget (RecSim: 200)."""
-    recsim_doc_length: float = 4.0
-    """Length of every document in minutes (RecSim: 4)."""
-    recsim_step_penalty: float = 0.5
-    """Budget lost per request without a click (RecSim: 0.5)."""
-    recsim_alpha: float = 0.9 / 3.4
-    """Budget regained per minute watched, times quality (RecSim: 0.9 / 3.4)."""
-    recsim_interest_step: float = 0.3
-    """Size of an interest's move after a click in its topic (RecSim: 0.3)."""
-
     def __post_init__(self) -> None:
         check_fields(self, "WorldConfig")  # every field's type, before the ranges below
         positive_ints = (
@@ -218,7 +205,7 @@ class WorldConfig:
             if isinstance(value, float) and not math.isfinite(value):
                 raise ConfigError(f"WorldConfig.{f.name}={value!r} is not a finite number")
         positive_floats = (
-            "affinity_width", "choice_temperature", "session_budget", "recsim_budget", "recsim_doc_length",
+            "affinity_width", "choice_temperature", "session_budget",
         )
         for name in positive_floats:
             if getattr(self, name) <= 0:
@@ -273,6 +260,10 @@ class WorldConfig:
     def replace(self, **changes: Any) -> WorldConfig:
         """A copy with some fields changed (validated again)."""
         unknown = sorted(set(changes) - {f.name for f in dataclasses.fields(self)})
+        for key in unknown:
+            error = renamed_field_error("WorldConfig", key, "WorldConfig")
+            if error is not None:
+                raise error
         if unknown:
             raise ConfigError(f"WorldConfig has no field(s) {unknown}; see `help(envs.WorldConfig)`")
         return dataclasses.replace(self, **changes)

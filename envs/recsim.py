@@ -19,6 +19,8 @@ so that a uniformly random slate sees what RecSim's random agent sees
 from __future__ import annotations
 
 import dataclasses
+import math
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -27,9 +29,11 @@ from envs.choice import proportional_probabilities, sample_choice
 from envs.clusters import ClusterLevel
 from envs.corpus import Corpus
 from envs.dynamics import Dynamics, entropy_of
+from envs.errors import ConfigError
 from envs.session import empty_session, engagement_events
 from envs.state import Events, RecSimState, Response
 from envs.taxonomy import Taxonomy
+from envs.typed import check_fields
 
 if TYPE_CHECKING:
     from envs.config import WorldConfig
@@ -47,10 +51,34 @@ def topic_quality_means() -> np.ndarray:
     return np.concatenate([TRASHY_MEANS, NUTRITIOUS_MEANS])
 
 
+@dataclass(frozen=True)
+class RecSimParams:
+    """The RecSim dynamics' own config section (``WorldConfig.dynamics_params``): RecSim's
+    values, each with its place in RecSim's source in this module's docstring."""
+
+    budget: float = 200.0
+    """Minutes of a user's time budget (RecSim: 200)."""
+    doc_length: float = 4.0
+    """Length of every document in minutes (RecSim: 4)."""
+    step_penalty: float = 0.5
+    """Budget lost per request without a click (RecSim: 0.5)."""
+    alpha: float = 0.9 / 3.4
+    """Budget regained per minute watched, times quality (RecSim: 0.9 / 3.4)."""
+    interest_step: float = 0.3
+    """Size of an interest's move after a click in its topic (RecSim: 0.3)."""
+
+    def __post_init__(self) -> None:
+        check_fields(self, "RecSimParams")
+        for name in ("budget", "doc_length", "step_penalty", "alpha", "interest_step"):
+            value = getattr(self, name)
+            if not math.isfinite(value) or value < 0 or (value == 0 and name in ("budget", "doc_length")):
+                raise ConfigError(f"RecSimParams.{name}={value!r} must be a finite number > 0 (>= 0 for rates)")
+
+
 def init_state(world: World, user_id: np.ndarray, rng: np.random.Generator) -> RecSimState:
-    cfg = world.config
+    cfg, params = world.config, world.params
     interests = rng.uniform(-1.0, 1.0, size=(len(user_id), N_TOPICS)).astype(np.float32)
-    session = empty_session(user_id, cfg.history_length, world.level.n_clusters, cfg.recsim_budget)
+    session = empty_session(user_id, cfg.history_length, world.level.n_clusters, params.budget)
     return RecSimState(interests=interests, session=session)
 
 
@@ -80,7 +108,7 @@ def transition(
     world: World, state: RecSimState, slate: np.ndarray, response: Response, rng: np.random.Generator
 ) -> tuple[RecSimState, Events]:
     del slate
-    cfg = world.config
+    params = world.params
     events, s = engagement_events(state.session, response, world.level.item_cluster, response.choice >= 0)
     rows = np.flatnonzero(events.clicked)
     interests = state.interests
@@ -88,15 +116,15 @@ def transition(
     if len(rows):
         topic = events.cluster[rows]
         x = interests[rows, topic]
-        delta = cfg.recsim_interest_step * (1.0 - np.abs(x)) * (1.0 - x)
+        delta = params.interest_step * (1.0 - np.abs(x)) * (1.0 - x)
         sign = np.where(flip[rows] < (x + 1.0) / 2.0, 1.0, -1.0)
         interests = interests.copy()
         interests[rows, topic] = np.clip(x + sign * delta, -1.0, 1.0)
     quality = world.corpus.quality[np.maximum(events.item, 0)]
     budget = np.where(
         events.clicked,
-        s.budget - response.watch_time + cfg.recsim_alpha * response.watch_time * quality,
-        s.budget - cfg.recsim_step_penalty * events.active,
+        s.budget - response.watch_time + params.alpha * response.watch_time * quality,
+        s.budget - params.step_penalty * events.active,
     )
     over = events.active & (budget <= 0.0)
     s = dataclasses.replace(
@@ -134,10 +162,12 @@ class RecSimDynamics(Dynamics):
 
     name = "recsim"
     kernels = "envs.kernels.recsim"
+    params_type = RecSimParams
 
     def build_catalogue(self, config: WorldConfig, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
         taxonomy = recsim_taxonomy()
-        arrays = build_recsim_corpus_arrays(config.n_items, config.recsim_doc_length, rng)
+        params = self.parse_params(config.dynamics_params)
+        arrays = build_recsim_corpus_arrays(config.n_items, params.doc_length, rng)
         titles = tuple(f"{taxonomy.topics[t]} video" for t in arrays["leaf"])
         for a in arrays.values():
             a.setflags(write=False)
@@ -157,7 +187,8 @@ class RecSimDynamics(Dynamics):
     def session_high(self, config: WorldConfig) -> list[float]:
         # The budget never grows (a click regains at most 0.265 * 4 * max quality < 4) and
         # every request spends at least 0.4 of it, so a session lasts < budget / 0.4 steps.
-        return [config.recsim_budget, 1.0, config.recsim_budget / 0.4 + 1, 1.0]  # one session, day 0
+        budget = self.parse_params(config.dynamics_params).budget
+        return [budget, 1.0, budget / 0.4 + 1, 1.0]  # one session, day 0
 
     def cluster_utility(self, world: World, state: RecSimState, clusters: np.ndarray,
                         level: ClusterLevel) -> np.ndarray:

@@ -23,6 +23,9 @@ RENAMED: dict[tuple[str, str], tuple[str, str]] = {
     ("DataConfig", "history_length"): ("context_length", "the prompt's context L; history_length now names "
                                        "only the observation window H (world.history_length)"),
     ("RealConfig", "history_length"): ("context_length", "the context L of the evaluated selectors"),
+    **{("WorldConfig", f"recsim_{name}"): (f"dynamics_params={{'{name}': ...}}", "RecSim's parameters are the recsim "
+                                           "dynamics' own section, envs.recsim.RecSimParams")
+       for name in ("budget", "doc_length", "step_penalty", "alpha", "interest_step")},
 }
 """(class, old field) -> (new field, why): a config written before a rename gets an error that
 says so, instead of a bare "unknown key"."""
@@ -33,7 +36,8 @@ def renamed_field_error(owner: str, key: str, where: str) -> ConfigError | None:
     if (owner, key) not in RENAMED:
         return None
     new, why = RENAMED[(owner, key)]
-    return ConfigError(f"{where}: {key!r} was renamed {new!r} ({why}); write {new} = ... instead")
+    hint = new if "=" in new else f"{new} = ..."
+    return ConfigError(f"{where}: {key!r} was renamed {new!r} ({why}); write {hint} instead")
 
 
 def from_dict(cls: type[T], data: Any, path: str = "") -> T:

@@ -34,7 +34,7 @@ from typing import Any, Literal, get_type_hints
 
 from envs import WorldConfig, make_world
 from envs.errors import ConfigError
-from envs.typed import check_fields, convert, from_dict, to_dict
+from envs.typed import check_fields, convert, from_dict, renamed_field_error, to_dict
 from envs.world import World
 
 if sys.version_info >= (3, 11):
@@ -319,6 +319,9 @@ def _world_from_raw(raw: Any) -> WorldSection:
     checked = {}
     for key, value in overrides.items():
         if key not in fields:
+            renamed = renamed_field_error("WorldConfig", key, "world")
+            if renamed is not None:
+                raise renamed
             raise ConfigError(f"unknown config key 'world.{key}'; world takes preset, seed and any of {sorted(fields)}")
         checked[key] = convert(hints[key], value, f"world.{key}")
     return WorldSection(preset=preset, seed=seed, overrides=checked)

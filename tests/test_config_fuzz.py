@@ -68,3 +68,21 @@ def test_the_renamed_context_length_is_named_in_the_error(tmp_path) -> None:
     with pytest.raises(ConfigError, match="renamed context_length"):
         make_agent("hierarchical-random", envs.make_world("tiny"), history_length=2)
     assert config_from_dict({"agent": {"context_length": 3}, "world": {"history_length": 12}}).agent.context_length == 3
+
+
+def test_recsim_parameters_live_in_the_recsim_dynamics_section() -> None:
+    """RecSim's five parameters are the recsim dynamics' own typed section; the old
+    WorldConfig fields get an error naming the new place, from code and from files."""
+    import envs
+    from envs.recsim import RecSimParams
+    from experiments.config import config_from_dict
+
+    world = envs.make_world("recsim-interest-evolution", dynamics_params={"budget": 50.0})
+    assert world.params == RecSimParams(budget=50.0)
+    assert world.observation_space["session"].high[0] == 50.0
+    with pytest.raises(ConfigError, match=r"recsim_budget.*dynamics_params=\{'budget'"):
+        envs.make_world("recsim-interest-evolution", recsim_budget=50.0)
+    with pytest.raises(ConfigError, match=r"recsim_alpha.*dynamics_params"):
+        config_from_dict({"world": {"preset": "recsim-interest-evolution", "recsim_alpha": 0.3}})
+    with pytest.raises(ConfigError, match=r"RecSimParams\.budget"):
+        envs.make_world("recsim-interest-evolution", dynamics_params={"budget": -1.0})

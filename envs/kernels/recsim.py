@@ -32,8 +32,7 @@ class Params(NamedTuple):
 
 
 def params(world: World) -> Params:
-    cfg = world.config
-    return Params(cfg.recsim_interest_step, cfg.recsim_alpha, cfg.recsim_step_penalty)
+    return Params(world.params.interest_step, world.params.alpha, world.params.step_penalty)
 
 
 def step_inplace(world: World, state: RecSimState, slate: np.ndarray, rng: np.random.Generator,
@@ -202,7 +201,7 @@ def rollout(world: World, n_users: int, horizon: int, seed: int) -> RolloutStats
 
     def run(lo: int, hi: int) -> None:
         _rollout(
-            world.kernel_params, lo, hi, horizon, block_seeds, np.float32(world.config.recsim_budget),
+            world.kernel_params, lo, hi, horizon, block_seeds, np.float32(world.params.budget),
             slate, choice_uniforms, flip_uniforms, c.quality, c.length, world.level.item_cluster, state.interests,
             s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.engaged, s.budget, s.day,
             s.session_steps, s.session_positive, s.days_away, s.done, s.terminated, events, *stats,

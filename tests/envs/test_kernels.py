@@ -29,7 +29,7 @@ WORLDS = {
         "self_discovery_rate": 0.5, "session_budget": 15.0, "horizon_days": 30,
     },
     "tiny": {},
-    "recsim-interest-evolution": {"recsim_budget": 12.0},  # short episodes: ends are compared too
+    "recsim-interest-evolution": {"dynamics_params": {"budget": 12.0}},  # short episodes: ends are compared too
 }
 
 

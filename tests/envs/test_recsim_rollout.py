@@ -17,7 +17,8 @@ HORIZON = 60
 
 WORLDS = {
     "benchmark story": {"n_items": 100, "slate_size": 2, "history_length": 15},
-    "short budgets, long slates": {"n_items": 40, "slate_size": 10, "recsim_budget": 30.0},  # ~5 users per slot
+    # ~5 users per slot
+    "short budgets, long slates": {"n_items": 40, "slate_size": 10, "dynamics_params": {"budget": 30.0}},
 }
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -102,6 +103,25 @@ class Dynamics(ABC):
     def interest_entropy(self, world: World, state: Any) -> np.ndarray:
         """(B,) entropy (nats) of each user's interests."""
         raise ConfigError(f"dynamics {self.name!r} does not expose its users' interest entropy")
+
+
+class ModuleDynamics(Dynamics):
+    """A Dynamics whose user is three functions of a module (``functions``): ``init_state(world,
+    user_id, rng)``, ``respond(world, state, slate, rng)`` and ``transition(world, state, slate,
+    response, rng)``, as the built-ins write them."""
+
+    functions: ModuleType
+
+    def init_state(self, world: World, user_id: np.ndarray, rng: np.random.Generator) -> Any:
+        return self.functions.init_state(world, user_id, rng)
+
+    def respond(self, world: World, state: Any, slate: np.ndarray, rng: np.random.Generator) -> Response:
+        return self.functions.respond(world, state, slate, rng)  # type: ignore[no-any-return]
+
+    def transition(
+        self, world: World, state: Any, slate: np.ndarray, response: Response, rng: np.random.Generator
+    ) -> tuple[Any, Events]:
+        return self.functions.transition(world, state, slate, response, rng)  # type: ignore[no-any-return]
 
 
 def entropy_of(weights: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ Pure functions: ``init_state``, ``respond`` and ``transition`` never mutate thei
 from __future__ import annotations
 
 import dataclasses
+import sys
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -22,7 +23,7 @@ from envs import journeys
 from envs.choice import mnl_probabilities, proportional_probabilities, sample_choice
 from envs.clusters import ClusterLevel, segments, uniform_member
 from envs.corpus import Corpus, build_corpus
-from envs.dynamics import Dynamics, entropy_of
+from envs.dynamics import ModuleDynamics, entropy_of
 from envs.journeys import follow_journeys
 from envs.session import bit_set, empty_session, engagement_events, set_bits, shift_in
 from envs.state import Events, InterestState, InterestUsers, Response, SessionState
@@ -443,11 +444,12 @@ def cluster_utility(
     return cfg.w_affinity * aff + cfg.w_quality * mean_quality[clusters]
 
 
-class InterestDynamics(Dynamics):
+class InterestDynamics(ModuleDynamics):
     """noveltygym's users (this module): anchor mixtures over the taxonomy's embedding space,
     latent interests that follow journeys, satiation and boredom, sessions and returns."""
 
     name = "interest"
+    functions = sys.modules[__name__]  # init_state, respond, transition above
     kernels = "envs.kernels.interest"
     has_latent_interests = True
     has_journeys = True
@@ -461,17 +463,6 @@ class InterestDynamics(Dynamics):
         corpus = build_corpus(taxonomy, config.n_items, config.embedding_dim, rng, config.item_noise,
                               config.quality_std)
         return taxonomy, corpus
-
-    def init_state(self, world: World, user_id: np.ndarray, rng: np.random.Generator) -> InterestState:
-        return init_state(world, user_id, rng)
-
-    def respond(self, world: World, state: InterestState, slate: np.ndarray, rng: np.random.Generator) -> Response:
-        return respond(world, state, slate, rng)
-
-    def transition(
-        self, world: World, state: InterestState, slate: np.ndarray, response: Response, rng: np.random.Generator
-    ) -> tuple[InterestState, Events]:
-        return transition(world, state, slate, response, rng)
 
     def latent_clusters(self, world: World, state: InterestState, level: ClusterLevel) -> tuple[np.ndarray, np.ndarray]:
         latent = np.flatnonzero(state.users.anchor_latent[0])  # the same anchors are latent for every user

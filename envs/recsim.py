@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,7 @@ import numpy as np
 from envs.choice import proportional_probabilities, sample_choice
 from envs.clusters import ClusterLevel
 from envs.corpus import Corpus
-from envs.dynamics import Dynamics, entropy_of
+from envs.dynamics import ModuleDynamics, entropy_of
 from envs.errors import ConfigError
 from envs.session import empty_session, engagement_events
 from envs.state import Events, RecSimState, Response
@@ -156,11 +157,12 @@ def build_recsim_corpus_arrays(n_items: int, length: float, rng: np.random.Gener
     }
 
 
-class RecSimDynamics(Dynamics):
+class RecSimDynamics(ModuleDynamics):
     """RecSim's interest_evolution users (this module): topic interests, proportional choice,
     a time budget."""
 
     name = "recsim"
+    functions = sys.modules[__name__]  # init_state, respond, transition above
     kernels = "envs.kernels.recsim"
     params_type = RecSimParams
 
@@ -172,17 +174,6 @@ class RecSimDynamics(Dynamics):
         for a in arrays.values():
             a.setflags(write=False)
         return taxonomy, Corpus(titles=titles, **arrays)
-
-    def init_state(self, world: World, user_id: np.ndarray, rng: np.random.Generator) -> RecSimState:
-        return init_state(world, user_id, rng)
-
-    def respond(self, world: World, state: RecSimState, slate: np.ndarray, rng: np.random.Generator) -> Response:
-        return respond(world, state, slate, rng)
-
-    def transition(
-        self, world: World, state: RecSimState, slate: np.ndarray, response: Response, rng: np.random.Generator
-    ) -> tuple[RecSimState, Events]:
-        return transition(world, state, slate, response, rng)
 
     def session_high(self, config: WorldConfig) -> list[float]:
         # The budget never grows (a click regains at most 0.265 * 4 * max quality < 4) and

@@ -6,7 +6,8 @@ RecSim's ClusterBandit: the same hierarchy with a bandit choosing the cluster); 
 ``random``, ``popularity``, ``epsilon-greedy``, ``boltzmann``, ``intrinsic``, ``entropy``; and
 the SB3 item-policy variants ``hierarchical-{selector}-ppo``.
 
-Hierarchical keyword arguments: ``item_policy`` (``"engagement"`` default, ``"random"``,
+Hierarchical keyword arguments: ``item_policy`` (``"engagement"`` default, ``"engagement-cdf"`` (its
+distribution drawn by inverse CDF, cheaper), ``"random"``,
 ``"quality"``, ``"sequence"``, ``"ppo"``, or an ``ItemPolicy``), ``item_model`` (path of a
 saved sequence model / SB3 zip), ``explore_slots``, ``request_share``, ``context_length``,
 ``table`` (llm: a table folder or a table object), ``logs`` (markov, counts: logs to count, or
@@ -41,7 +42,7 @@ from agents.flat import (
 )
 from agents.hierarchical import HierarchicalAgent
 from agents.items.base import ItemPolicy
-from agents.items.simple import EngagementItems, QualityItems, RandomItems
+from agents.items.simple import EngagementDraws, EngagementItems, QualityItems, RandomItems
 from agents.selectors.bandits import ThompsonSelector, UCBSelector
 from agents.selectors.base import OptionSelector
 from agents.selectors.counts import CountsSelector
@@ -52,7 +53,7 @@ from agents.selectors.random_novel import RandomNovelSelector
 from envs.typed import from_dict
 from envs.world import World
 
-ITEM_POLICIES = ("engagement", "random", "quality", "sequence", "ppo")
+ITEM_POLICIES = ("engagement", "engagement-cdf", "random", "quality", "sequence", "ppo")
 FLAT: dict[str, Callable[..., Agent]] = {
     "exploit": ExploitRecommender,
     "random": RandomAgent,
@@ -180,6 +181,8 @@ def make_item_policy(
         return name
     if name == "engagement":
         return EngagementItems(world, exploit)
+    if name == "engagement-cdf":
+        return EngagementDraws(world, exploit)
     if name == "random":
         return RandomItems(world)
     if name == "quality":

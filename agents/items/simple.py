@@ -6,7 +6,8 @@ import numpy as np
 
 from agents.errors import ConfigError
 from agents.items.base import ItemPolicy
-from agents.sampling import gumbel
+from agents.observations import in_window
+from agents.sampling import ClusterItems, gumbel, top_k_members
 from agents.types import Obs
 from envs.world import World
 
@@ -71,3 +72,46 @@ class EngagementItems(ItemPolicy):
         """(N,) float32 log rate^(1/T) of every item: one log per item, not per slot."""
         rate = self.source.stats.item_rate()  # type: ignore[attr-defined]
         return (np.log(rate) / self.temperature).astype(np.float32)
+
+
+class EngagementDraws(EngagementItems):
+    """``EngagementItems``' distribution, drawn by the cluster's inverse CDF: the same k
+    distinct items ∝ rate^(1/T), without the user's recent items where the cluster has others,
+    but one uniform per slot where the Gumbel ranking draws one per member of the cluster (95
+    per user at the default world's topic level).
+
+    Slot by slot: an item drawn ∝ weight, redrawn while it is a recent item or an earlier slot's
+    (rejection keeps the conditional distribution exact: the sequential draw without replacement
+    that the Gumbel top-k also is). A slot still rejected after ``rounds`` draws (a cluster
+    nearly used up) is ranked by Gumbel noise among the members left. Same distribution, other
+    random numbers: not the slates ``EngagementItems`` serves for the same seed."""
+
+    name = "engagement-cdf"
+    rounds = 8
+
+    def __init__(self, world: World, stats_source: object, temperature: float = 0.5) -> None:
+        super().__init__(world, stats_source, temperature)
+        self.sampler = ClusterItems(world.level)
+
+    def select(self, obs: Obs, clusters: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
+        clusters = np.asarray(clusters, dtype=np.int64)
+        self.cluster_items.check(clusters)
+        rate = self.source.stats.item_rate()  # type: ignore[attr-defined]
+        self.sampler.set_weights(rate ** (1.0 / self.temperature))
+        recent = np.asarray(obs["items"])
+        sizes = self.world.level.sizes[clusters]
+        out = np.full((len(clusters), k), -1, dtype=np.int64)  # -1: the cluster has no item left
+        for j in range(k):
+            taken = np.concatenate([recent, out[:, :j]], axis=1)  # what slot j must not repeat
+            rows = np.flatnonzero(sizes > j)
+            for _ in range(self.rounds):
+                out[rows, j] = self.sampler.sample(clusters[rows], rng)
+                rows = rows[in_window(out[rows, j], taken[rows])]
+                if not len(rows):
+                    break
+            if len(rows):  # a cluster nearly used up: rank the members left as the reference does
+                members = np.take(self.members, clusters[rows], axis=0)
+                members = np.where(in_window(members, out[rows, :j]), -1, members)  # earlier slots' items are gone
+                scores = self.scores(obs, clusters[rows], members, rng)
+                out[rows, j] = top_k_members(members, scores, 1, exclude=recent[rows])[:, 0]
+        return out

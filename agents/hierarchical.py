@@ -34,6 +34,12 @@ def default_explore_slots(slate_size: int) -> int:
     return max(1, round(0.1 * slate_size))
 
 
+def exploring_rows(rng: np.random.Generator, n: int, request_share: float) -> np.ndarray:
+    """(n,) which requests explore: all of them at request_share 1 (no draw), else a uniform
+    draw per request below the share. The agent and the item task draw them alike."""
+    return rng.random(n) < request_share if request_share < 1.0 else np.ones(n, dtype=bool)
+
+
 def compose_slates(
     exploit: ExploitRecommender, obs: Obs, k: int, clusters: np.ndarray, explores: np.ndarray,
     pick_items: Callable[[], np.ndarray], rng: np.random.Generator, fast: bool,
@@ -127,7 +133,7 @@ class HierarchicalAgent(Agent, Trainable):
         fast = compiled.enabled(self.backend)
         window = obs["clusters"]
         b = len(window)
-        explores = rng.random(b) < self.request_share if self.request_share < 1.0 else np.ones(b, dtype=bool)
+        explores = exploring_rows(rng, b, self.request_share)
         if fast:
             history = compiled.positive_history(obs, self.context_length)
         else:

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from agents.errors import ModelFileError
+from envs.typed import with_current_keys
 
 FORMAT_VERSION = 1
 
@@ -61,9 +62,7 @@ def load_arrays(
     header = json.loads(raw)
     if header.get("kind") != kind:
         raise ModelFileError(f"{str(path)!r} holds a saved {header.get('kind')!r}, not a {kind!r}")
-    meta = header.get("meta", {})
-    if "history_length" in meta and "context_length" not in meta:  # saved before the selector's L got its name
-        meta["context_length"] = meta.pop("history_length")
+    meta = with_current_keys(header.get("meta", {}))
     for key, want in (meta_check or {}).items():
         if meta.get(key) != want:
             raise ModelFileError(

@@ -68,8 +68,8 @@ class Dynamics(ABC):
         return from_dict(self.params_type, raw, "WorldConfig.dynamics_params")
 
     @abstractmethod
-    def build_catalogue(self, config: WorldConfig, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
-        """The world's taxonomy and item corpus."""
+    def build_catalogue(self, config: WorldConfig, params: Any, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
+        """The world's taxonomy and item corpus (``params``: ``parse_params``' result)."""
 
     @abstractmethod
     def init_state(self, world: World, user_id: np.ndarray, rng: np.random.Generator) -> Any:
@@ -85,9 +85,10 @@ class Dynamics(ABC):
     ) -> tuple[Any, Events]:
         """The next state and the step's events; ``state`` is not changed."""
 
-    def session_high(self, config: WorldConfig) -> list[float]:
+    def session_high(self, config: WorldConfig, params: Any) -> list[float]:
         """Upper bounds of the observation's session fields (budget, day, session steps, days
         away): by default the session config's own limits."""
+        del params
         return [config.session_budget, config.horizon_days, config.max_session_steps, config.horizon_days]
 
     # --- oracle hooks: hidden truth, never part of an observation ------------------------------

@@ -100,7 +100,7 @@ def _leaf_sampler(world: World):
 
 def leaf_members(world: World) -> tuple[np.ndarray, np.ndarray]:
     """Items grouped by subtopic, (order, offsets) as ``envs.clusters.segments``; once per world."""
-    return journeys.remembered(world, "leaf_members", lambda w: segments(w.corpus.leaf, w.taxonomy.n_leaves))
+    return world.remembered("leaf_members", lambda w: segments(w.corpus.leaf, w.taxonomy.n_leaves))  # type: ignore[no-any-return]
 
 
 def random_item_of_leaf(world: World, leaf: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -454,7 +454,7 @@ class InterestDynamics(ModuleDynamics):
     has_latent_interests = True
     has_journeys = True
 
-    def build_catalogue(self, config: WorldConfig, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
+    def build_catalogue(self, config: WorldConfig, params: None, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
         taxonomy = (
             Taxonomy.from_dict(config.taxonomy_data, source="inline taxonomy")
             if config.taxonomy_data is not None
@@ -471,8 +471,11 @@ class InterestDynamics(ModuleDynamics):
 
     def cluster_utility(self, world: World, state: InterestState, clusters: np.ndarray,
                         level: ClusterLevel) -> np.ndarray:
-        mean_quality = np.bincount(level.item_cluster, weights=world.corpus.quality,
-                                   minlength=level.n_clusters) / np.maximum(level.sizes, 1)
+        mean_quality = world.remembered(
+            f"mean_quality:{level.name}",
+            lambda w: np.bincount(level.item_cluster, weights=w.corpus.quality, minlength=level.n_clusters)
+            / np.maximum(level.sizes, 1),
+        )
         return cluster_utility(world, state, clusters, level.centroids, mean_quality)
 
     def interest_entropy(self, world: World, state: InterestState) -> np.ndarray:

@@ -10,7 +10,7 @@ oracle and the ceiling (``envs.ceiling``) read the same truth the users were dra
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -77,20 +77,13 @@ def journey_table(world: World) -> np.ndarray:
 def targets(world: World) -> np.ndarray:
     """(n_sources, journeys_per_source) journey targets of each source subtopic or topic of
     ``world`` (``journey_table``), built once per world."""
-    return remembered(world, "journey_targets", journey_table)
+    return world.remembered("journey_targets", journey_table)
 
 
 def neighbours(world: World) -> np.ndarray:
     """(n_leaves, k) nearest other subtopics of each subtopic of ``world`` (``leaf_neighbours``),
     built once per world."""
-    return remembered(world, "leaf_neighbours", leaf_neighbours)
-
-
-def remembered(world: World, key: str, build: Any) -> Any:
-    """``build(world)``, computed on first use and kept in the world's scratch memory."""
-    if key not in world.scratch:
-        world.scratch[key] = build(world)
-    return world.scratch[key]
+    return world.remembered("leaf_neighbours", leaf_neighbours)
 
 
 def journey_source(world: World, leaf: np.ndarray) -> np.ndarray:

@@ -166,19 +166,19 @@ class RecSimDynamics(ModuleDynamics):
     kernels = "envs.kernels.recsim"
     params_type = RecSimParams
 
-    def build_catalogue(self, config: WorldConfig, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
+    def build_catalogue(self, config: WorldConfig, params: RecSimParams,
+                        rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
         taxonomy = recsim_taxonomy()
-        params = self.parse_params(config.dynamics_params)
         arrays = build_recsim_corpus_arrays(config.n_items, params.doc_length, rng)
         titles = tuple(f"{taxonomy.topics[t]} video" for t in arrays["leaf"])
         for a in arrays.values():
             a.setflags(write=False)
         return taxonomy, Corpus(titles=titles, **arrays)
 
-    def session_high(self, config: WorldConfig) -> list[float]:
+    def session_high(self, config: WorldConfig, params: RecSimParams) -> list[float]:
         # The budget never grows (a click regains at most 0.265 * 4 * max quality < 4) and
         # every request spends at least 0.4 of it, so a session lasts < budget / 0.4 steps.
-        budget = self.parse_params(config.dynamics_params).budget
+        budget = params.budget
         return [budget, 1.0, budget / 0.4 + 1, 1.0]  # one session, day 0
 
     def cluster_utility(self, world: World, state: RecSimState, clusters: np.ndarray,

@@ -31,6 +31,19 @@ RENAMED: dict[tuple[str, str], tuple[str, str]] = {
 says so, instead of a bare "unknown key"."""
 
 
+RENAMED_SAVED_KEYS: dict[str, str] = {"history_length": "context_length"}
+"""Old key -> new key in what earlier versions wrote to files (tables, fine-tuning data,
+selector files, run folders), which still load."""
+
+
+def with_current_keys(saved: dict[str, Any]) -> dict[str, Any]:
+    """``saved`` (metadata read from a file) with the keys renamed since it was written, in place."""
+    for old, new in RENAMED_SAVED_KEYS.items():
+        if old in saved and new not in saved:
+            saved[new] = saved.pop(old)
+    return saved
+
+
 def renamed_field_error(owner: str, key: str, where: str) -> ConfigError | None:
     """The ConfigError for a field ``key`` of class ``owner`` that was renamed, or None."""
     if (owner, key) not in RENAMED:

@@ -11,6 +11,7 @@ one) and answers oracle questions through the dynamics' hooks.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from functools import cached_property
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -48,14 +49,22 @@ class World:
         if self.kernels is None:
             self.backend = "numpy"  # asked for, or the dynamics have no compiled twin
         self.scratch: dict[str, Any] = {}
-        """Per-world memory of the dynamics' helpers (e.g. the oracle's last nearest clusters)."""
+        """Per-world memory of the dynamics' helpers (``remembered``; the oracle's last nearest
+        clusters)."""
         self.params = self.dynamics.parse_params(config.dynamics_params)
         """The dynamics' own parameters (``Dynamics.params_type``), None for the built-ins."""
         rng = np.random.default_rng(seed)
-        self.taxonomy, self.corpus = self.dynamics.build_catalogue(config, rng)
+        self.taxonomy, self.corpus = self.dynamics.build_catalogue(config, self.params, rng)
         self.clusters = ClusterHierarchy(self.taxonomy, self.corpus, seed=seed)
         self.level: ClusterLevel = self.clusters.level(config.cluster_level)
         self.embedding_sq = (self.corpus.embeddings.astype(np.float32) ** 2).sum(axis=1)
+
+    def remembered(self, key: str, build: Callable[[World], Any]) -> Any:
+        """``build(self)``, computed on first use and kept in ``scratch`` under ``key``: what a
+        dynamics derives once from the static world (journey tables, items by subtopic)."""
+        if key not in self.scratch:
+            self.scratch[key] = build(self)
+        return self.scratch[key]
 
     # --- pickling: worlds go to worker processes; the dynamics by name, kernels by module --------
     def __getstate__(self) -> dict[str, Any]:
@@ -78,7 +87,7 @@ class World:
         cfg = self.config
         h, n, m = cfg.history_length, self.corpus.n_items, self.level.n_clusters
         response_high = np.tile(np.array([float(self.corpus.length.max()), 1.0, 1.0], dtype=np.float32), (h, 1))
-        session_high = self.dynamics.session_high(cfg)
+        session_high = self.dynamics.session_high(cfg, self.params)
         return spaces.Dict(
             {
                 "items": spaces.Box(-1, n - 1, shape=(h,), dtype=np.int64),

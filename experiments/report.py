@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from envs.errors import DataError
+from envs.typed import with_current_keys
 from experiments.rundir import write_json, write_parquet, write_text
 from experiments.stats import mean_ci95
 
@@ -152,7 +153,7 @@ def journeys_text(journeys: dict[str, Any]) -> str:
     """Each selector's top-1 hit rate on fresh users beside chance and the ceiling
     (``experiments.pipeline.journey_hit_rates``), as a Markdown table with a preamble."""
     chance, ceiling = journeys["chance"], journeys["ceiling"]
-    context = journeys.get("context_length", journeys.get("history_length"))  # the key's older name
+    context = with_current_keys(dict(journeys))["context_length"]
     lines = [
         f"On {journeys['n_users']:,} fresh users, how often a selector's proposal (from the last "
         f"{context} clusters) names one of the user's undiscovered latent interests: "

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from envs.typed import with_current_keys
 from llm.config import DataConfig
 from llm.descriptions import DescriptionsLike, as_descriptions
 from llm.errors import DataError
@@ -131,14 +132,14 @@ class SFTData:
         if not path.is_file():
             raise DataError(f"no fine-tuning data at {str(path)!r}; build it with `python -m llm data`")
         with np.load(path, allow_pickle=False) as z:
-            meta = json.loads(str(z["meta"]))
+            meta = with_current_keys(json.loads(str(z["meta"])))
             splits = {
                 s: Transitions(z[f"{s}_histories"], z[f"{s}_targets"]) for s in ("train", "val", "test")
             }
         return cls(
             **splits,
             n_clusters=meta["n_clusters"],
-            context_length=meta.get("context_length", meta.get("history_length")),  # the older name
+            context_length=meta["context_length"],
             stage_counts=meta["stage_counts"],
             before=Concentration(**meta["before"]),
             after=Concentration(**meta["after"]),

@@ -29,6 +29,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from envs.files import atomic_write
+from envs.typed import with_current_keys
 from llm.config import GenerationConfig
 from llm.descriptions import DescriptionsLike, as_descriptions, descriptions_sha
 from llm.errors import ConfigError, TableError
@@ -132,10 +133,7 @@ class TransitionTable(_Lookup):
                 else ""
             )
             raise TableError(f"no complete transition table in {str(folder)!r}{hint}")
-        raw = json.loads((folder / META_FILE).read_text())
-        if "history_length" in raw:  # written before the context length got its own name
-            raw["context_length"] = raw.pop("history_length")
-        meta = TableMeta(**raw)
+        meta = TableMeta(**with_current_keys(json.loads((folder / META_FILE).read_text())))
         if meta.format_version != FORMAT_VERSION:
             raise TableError(f"table format {meta.format_version} in {str(folder)!r}; rebuild it")
         answers = np.load(folder / TABLE_FILE, mmap_mode="r" if mmap else None)

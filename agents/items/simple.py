@@ -7,7 +7,7 @@ import numpy as np
 from agents.errors import ConfigError
 from agents.items.base import ItemPolicy
 from agents.observations import in_window
-from agents.sampling import ClusterItems, gumbel, top_k_members
+from agents.sampling import gumbel, top_k_members
 from agents.types import Obs
 from envs.world import World
 
@@ -89,15 +89,11 @@ class EngagementDraws(EngagementItems):
     name = "engagement-cdf"
     rounds = 8
 
-    def __init__(self, world: World, stats_source: object, temperature: float = 0.5) -> None:
-        super().__init__(world, stats_source, temperature)
-        self.sampler = ClusterItems(world.level)
-
     def select(self, obs: Obs, clusters: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
         clusters = np.asarray(clusters, dtype=np.int64)
         self.cluster_items.check(clusters)
         rate = self.source.stats.item_rate()  # type: ignore[attr-defined]
-        self.sampler.set_weights(rate ** (1.0 / self.temperature))
+        self.cluster_items.set_weights(rate ** (1.0 / self.temperature))  # the base's per-cluster CDF table
         recent = np.asarray(obs["items"])
         sizes = self.world.level.sizes[clusters]
         out = np.full((len(clusters), k), -1, dtype=np.int64)  # -1: the cluster has no item left
@@ -105,7 +101,7 @@ class EngagementDraws(EngagementItems):
             taken = np.concatenate([recent, out[:, :j]], axis=1)  # what slot j must not repeat
             rows = np.flatnonzero(sizes > j)
             for _ in range(self.rounds):
-                out[rows, j] = self.sampler.sample(clusters[rows], rng)
+                out[rows, j] = self.cluster_items.sample(clusters[rows], rng)
                 rows = rows[in_window(out[rows, j], taken[rows])]
                 if not len(rows):
                     break

@@ -26,7 +26,7 @@ from gymnasium import spaces
 from agents import compiled
 from agents.errors import ConfigError, StateError
 from agents.exploit import ExploitRecommender
-from agents.hierarchical import compose_slates, default_explore_slots
+from agents.hierarchical import compose_slates, default_explore_slots, exploring_rows
 from agents.items.features import item_features, proto_scores, user_feature_dim, user_features
 from agents.observations import last_distinct, positive_window
 from agents.sampling import padded_members, top_k_members
@@ -106,8 +106,7 @@ class ItemTask:
         obs, rng = self.obs, self.rng
         members = self.members[self.targets]
         chosen = top_k_members(members, proto_scores(self.world, members, np.asarray(proto)), self.k, obs["items"])
-        b = len(chosen)
-        explores = rng.random(b) < self.request_share if self.request_share < 1.0 else np.ones(b, dtype=bool)
+        explores = exploring_rows(rng, len(chosen), self.request_share)
         slates, fixed = compose_slates(self.exploit, obs, self.k, self.targets, explores, lambda: chosen, rng,
                                        compiled.enabled(self.exploit.backend))
         next_obs, reward, terminated, truncated, info = self.env.step(slates)

@@ -172,7 +172,7 @@ class RecSimNGDynamics(Dynamics):
             "envs.recsim_ng.RecSimNGVectorEnv (world=env.world gives agents this static view)"
         )
 
-    def build_catalogue(self, config: WorldConfig, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
+    def build_catalogue(self, config: WorldConfig, params: Any, rng: np.random.Generator) -> tuple[Taxonomy, Corpus]:
         self._not_here("a catalogue from a config (RecSimNGWorld builds it from the story's documents)")
 
     def init_state(self, world: World, user_id: np.ndarray, rng: np.random.Generator) -> Any:

@@ -43,7 +43,7 @@ class FixedPreference(Dynamics):
     name = "test-fixed-preference"
     params_type = FixedParams
 
-    def build_catalogue(self, config, rng):  # type: ignore[no-untyped-def]
+    def build_catalogue(self, config, params, rng):  # type: ignore[no-untyped-def]
         taxonomy = Taxonomy.load(config.taxonomy)
         corpus = build_corpus(taxonomy, config.n_items, config.embedding_dim, rng, config.item_noise,
                               config.quality_std)

@@ -122,7 +122,8 @@ def top_k_members(
     if s.dtype.kind != "f":
         s = s.astype(np.float64)
     rows = np.arange(len(members))
-    return _ranked(np.ascontiguousarray(members), rows, s, np.zeros(0, s.dtype), s.dtype, k, exclude, item_cluster)
+    return _ranked(np.ascontiguousarray(members), rows, s, np.zeros(0, s.dtype), s.dtype, k, exclude, item_cluster,
+                   lengths=np.zeros(0, dtype=np.int64))
 
 
 def cluster_top_k(
@@ -136,24 +137,36 @@ def cluster_top_k(
     the reference's numpy expression, then scored and ranked by the kernel, reading members
     from the (M, P) table. The (B, P) members and scores the reference builds are never made."""
     b, p = len(clusters), table.shape[1]
+    lengths = valid_prefix(table)
     dtype = np.result_type(item_term.dtype, np.float32) if noisy else item_term.dtype
     term = np.ascontiguousarray(item_term)
     if not noisy:
-        return _ranked(table, clusters, np.zeros((0, 0), dtype), term, dtype, k, exclude, item_cluster)
+        return _ranked(table, clusters, np.zeros((0, 0), dtype), term, dtype, k, exclude, item_cluster, lengths)
     draws = RowDraws(rng, (b, p), np.float32)
     # The noise's last step, a negation, is left to the kernel (t + (-x) rounds as t - x).
-    return _ranked(table, clusters, draws.out, term, dtype, k, exclude, item_cluster,
+    return _ranked(table, clusters, draws.out, term, dtype, k, exclude, item_cluster, lengths,
                    prepare=lambda lo, hi: gumbel_in_place(draws.rows(lo, hi), negate=False), negated=True)
+
+
+def valid_prefix(table: np.ndarray) -> np.ndarray:
+    """(M,) for each row of a members table, how many valid members (>= 0) it starts with,
+    where padding (-1) fills the rest of the row, as ``padded_members`` lays clusters out; -1
+    for a row with padding between members."""
+    valid = table >= 0
+    lengths = valid.sum(axis=1)
+    prefix = np.arange(table.shape[1])[None, :] < lengths[:, None]
+    return np.where((valid == prefix).all(axis=1), lengths, -1).astype(np.int64)
 
 
 def _ranked(
     table: np.ndarray, row_of: np.ndarray, scores: np.ndarray, item_term: np.ndarray, dtype: np.dtype, k: int,
-    exclude: np.ndarray | None, item_cluster: np.ndarray | None, prepare: Callable[[int, int], object] | None = None,
-    negated: bool = False,
+    exclude: np.ndarray | None, item_cluster: np.ndarray | None, lengths: np.ndarray,
+    prepare: Callable[[int, int], object] | None = None, negated: bool = False,
 ) -> np.ndarray:
     """The k best members of each row (see ``kernels.top_k_rows``), scored in ``dtype``;
     ``prepare(lo, hi)`` first fills the chunk's rows of ``scores`` (on the chunk's thread);
-    ``negated``: ``scores`` hold the noise's negation."""
+    ``negated``: ``scores`` hold the noise's negation; ``lengths``: ``valid_prefix(table)``, or
+    empty where unknown (the kernel then tests every member for padding)."""
     b = len(row_of)
     ex = np.ascontiguousarray(exclude) if exclude is not None and exclude.size else np.zeros((b, 0), table.dtype)
     by_cluster = np.zeros(0, dtype=np.int64) if item_cluster is None else item_cluster
@@ -164,7 +177,8 @@ def _ranked(
         if prepare is not None:
             prepare(lo, hi)
         scratch = np.empty(table.shape[1], dtype=dtype)
-        kernels.top_k_rows(lo, hi, table, row_of, scores, item_term, negated, ex, by_cluster, flagged, out, scratch)
+        kernels.top_k_rows(lo, hi, table, row_of, scores, item_term, negated, ex, by_cluster, lengths, flagged, out,
+                           scratch)
 
     run_in_chunks(run, b, ALIGN, "agents.top_k" if prepare is None else "agents.cluster_top_k")
     rows = np.flatnonzero(flagged)

@@ -28,6 +28,7 @@ import torch
 
 import envs
 from agents import make_agent, run_agent
+from agents.types import Transition
 from envs.logs import organic_logs
 from envs.metrics import summarize
 
@@ -52,12 +53,16 @@ class RandomTable:
 
 def act_vs_step(world, agent, n_users: int, repeats: int, warmup: int = 30) -> dict[str, float]:
     """Median ms of ``agent.act`` and of one env step, timed in turns on a running population:
-    ``warmup`` steps served by the agent first, so histories are filled as in a real run."""
+    ``warmup`` steps served and learned from by the agent first, so histories are filled and
+    item rates learned as in a real run (flat rates would make some passes cheaper)."""
     env = envs.InterestExplorationVectorEnv(n_users, world=world)
     obs, _ = env.reset(seed=0)
     agent.bind(env)
     for _ in range(warmup):  # also warms caches, kernel threads, first-touch memory
-        obs, *_ = env.step(agent.act(obs))
+        action = agent.act_explained(obs)
+        next_obs, reward, _, _, info = env.step(action.slates)
+        agent.update(Transition(obs, action.slates, reward, next_obs, info, action.exploratory))
+        obs = next_obs
     # Interleaved, so that both see the same phases of a machine whose speed wanders.
     act_times, step_times = [], []
     for _ in range(repeats):
@@ -97,7 +102,7 @@ def main() -> None:
             ("hierarchical-oracle", "hierarchical-oracle", {}),
         ):
             agent = make_agent(name, world, seed=seed, item_policy=items, **kw)
-            into[label] = t = act_vs_step(world, agent, 10_000, 7 if args.quick else 15)
+            into[label] = t = act_vs_step(world, agent, 10_000, 15 if args.quick else 31)
             print(f"{label:22s} {items:15s} act {t['act_ms']:.1f} ms  env step {t['step_ms']:.1f} ms  "
                   f"ratio {t['ratio']:.2f}")
 

@@ -47,3 +47,27 @@ def test_rejects_other_dtypes() -> None:
     with pytest.raises(ValueError, match="float16"):
         RowDraws(np.random.default_rng(0), (3,), np.float16)
 
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_compiled_pcg64_gives_numpys_numbers(seed) -> None:
+    """envs.kernels.pcg64 writes numpy's numbers from any PCG64 state, a leftover half included."""
+    pcg64 = pytest.importorskip("envs.kernels.pcg64")
+    rng = np.random.default_rng(seed)
+    rng.random(seed % 3, dtype=np.float32)  # odd counts leave an upper half for the next float32
+    for dtype, n in ((np.float32, 10_001), (np.float64, 5_000), (np.float32, 1), (np.float64, 0)):
+        out = np.empty(n, dtype=dtype)
+        pcg64.fill(rng.bit_generator.state, out)
+        assert np.array_equal(out, rng.random(n, dtype=dtype)), (dtype, n)
+
+
+def test_without_numba_numpy_draws_the_chunks(monkeypatch) -> None:
+    from envs.kernels import draws as module
+
+    monkeypatch.setattr(module, "pcg64", None)
+    reference, chunked = np.random.default_rng(2), np.random.default_rng(2)
+    reference.random(1, dtype=np.float32)
+    chunked.random(1, dtype=np.float32)
+    expected = reference.random((41, 5), dtype=np.float32)
+    draws = RowDraws(chunked, (41, 5), np.float32)
+    assert np.array_equal(draws.rows(20, 41), expected[20:]) and np.array_equal(draws.rows(0, 20), expected[:20])

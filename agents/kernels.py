@@ -190,17 +190,25 @@ def _member_scores(i, table, row_of, scores, item_term, negated, s):  # type: ig
 
 
 @njit(nogil=True, cache=True, inline="always")
-def _best_of_prefix(i, table, r, length, scores, item_term, negated):  # type: ignore[no-untyped-def]
-    """The first best-scoring of members table[r, :length] (all valid) for row i, -1 if every
-    score is -inf: ``_member_scores`` then the first maximum, in one pass without the scores
-    row (about twice as fast: the loop has no padding to test)."""
+def _best_of_prefix(i, table, r, length, scores, item_term, negated, candidates, n, skip):  # type: ignore[no-untyped-def]
+    """The column of the first best-scoring of members table[r, :length] (all valid) for row i,
+    skipping the first n ``candidates`` (excluded items), -1 if none scores above -inf:
+    ``_member_scores`` then the first maximum, in one pass without the scores row (about
+    twice as fast: the loop has no padding to test). skip (P,): scratch, all False."""
     with_term, with_scores = len(item_term) > 0, scores.shape[0] > 0
+    for a in range(n):  # mark the excluded members' columns: one compare per member and candidate
+        for j in range(length):
+            skip[j] |= table[r, j] == candidates[a]
     best, at = -np.inf, -1
     for j in range(length):
+        if skip[j]:
+            continue
         v = _score(i, j, table[r, j], scores, item_term, negated, with_term, with_scores)
         if v > best:
             best, at = v, j
-    return table[r, at] if at >= 0 else -1
+    if n:
+        skip[:length] = False
+    return at
 
 
 @jit
@@ -231,12 +239,15 @@ def top_k_rows(lo, hi, table, row_of, scores, item_term, negated, exclude, item_
     after it (-1: not so laid out). s (P,) is the caller's scratch row, of the scores' dtype."""
     p, k = table.shape[1], out.shape[1]
     candidates = np.empty(exclude.shape[1], dtype=exclude.dtype)
+    skip = np.zeros(p, dtype=np.bool_)
     for i in range(lo, hi):
         r = row_of[i]
         n = _excluded_members(i, table, r, exclude, item_cluster, candidates)
         flagged[i] = False
-        if n == 0 and k == 1 and len(lengths) and lengths[r] >= 0:  # the usual case
-            out[i, 0] = _best_of_prefix(i, table, r, lengths[r], scores, item_term, negated)
+        if k == 1 and len(lengths) and lengths[r] >= 0:  # the usual case: one pass
+            at = _best_of_prefix(i, table, r, lengths[r], scores, item_term, negated, candidates, n, skip)
+            out[i, 0] = table[r, at] if at >= 0 else -1
+            flagged[i] = n > 0 and at < 0  # only excluded members left: the reference's shift
             continue
         if n == 0 and k == 1:  # one pass, the first best member
             _member_scores(i, table, row_of, scores, item_term, negated, s)
@@ -437,17 +448,24 @@ def counts_draw_rows(lo, hi, counts, history, window, power, u, out, total):  # 
         for r in range(g):
             acc = cum[r, m - 1]
             total[i + r] = acc
-            # The reference counts the running sums <= u * total; they never fall, so that
-            # count is where a binary search for the first one above lands.
-            target = u[i + r] * acc
-            a, b = 0, m
-            while a < b:
-                mid = (a + b) >> 1
-                if cum[r, mid] <= target:
-                    a = mid + 1
-                else:
-                    b = mid
-            out[i + r] = min(a, m - 1)
+            # The reference counts the running sums <= u * total; they never fall, so a
+            # binary search counts them.
+            out[i + r] = min(_count_at_most_sorted(cum[r], u[i + r] * acc), m - 1)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _count_at_most_sorted(a, x):  # type: ignore[no-untyped-def]
+    """How many entries of the non-decreasing a are <= x: a binary search whose steps are
+    conditional moves, not branches (a random target mispredicts half of them)."""
+    n = len(a)
+    if n == 0:
+        return 0
+    base = 0
+    while n > 1:
+        half = n >> 1
+        base = base + half if a[base + half - 1] <= x else base
+        n -= half
+    return base + (a[base] <= x)
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -465,22 +483,51 @@ def _running_sums4(weight, cum):  # type: ignore[no-untyped-def]
 @njit(nogil=True, cache=True, inline="always")
 def _counts_scores(counts, history, window, power, i, weight, base):  # type: ignore[no-untyped-def]
     """User i's float32 cluster scores into weight (M,): its history clusters' count rows
-    summed in history order, zero inside its window, raised to ``power`` by products (base:
-    scratch)."""
-    weight[:] = 0.0
-    for j in range(history.shape[1]):  # whole rows at a time: the loops over clusters vectorize
-        x = history[i, j]
-        if x >= 0:
-            for c in range(len(weight)):
-                weight[c] += counts[x, c]
+    summed in history order (from 0), raised to ``power`` by repeated products, zero inside
+    its window (zero either way: 0 ** power is 0). One pass over the clusters for one or two
+    history clusters and powers up to 3, the usual case (ten times faster than a pass per
+    operation); base: scratch."""
+    x0, x1, valid = -1, -1, 0
+    for j in range(history.shape[1]):
+        if history[i, j] >= 0:
+            valid += 1
+            if valid == 1:
+                x0 = history[i, j]
+            elif valid == 2:
+                x1 = history[i, j]
+    zero = np.float32(0.0)
+    if valid == 1 and power <= 3:
+        for c in range(len(weight)):
+            weight[c] = _power_of(zero + counts[x0, c], power)
+    elif valid == 2 and power <= 3:
+        for c in range(len(weight)):
+            weight[c] = _power_of((zero + counts[x0, c]) + counts[x1, c], power)
+    else:  # any other case: the reference's passes
+        weight[:] = 0.0
+        for j in range(history.shape[1]):
+            x = history[i, j]
+            if x >= 0:
+                for c in range(len(weight)):
+                    weight[c] += counts[x, c]
+        if power > 1:
+            base[:] = weight
+            for _ in range(power - 1):
+                for c in range(len(weight)):
+                    weight[c] *= base[c]
     for j in range(window.shape[1]):  # the window's clusters score 0
         if window[i, j] >= 0:
             weight[window[i, j]] = 0.0
-    if power > 1:  # the reference's products, one pass over the clusters each (they vectorize)
-        base[:] = weight
-        for _ in range(power - 1):
-            for c in range(len(weight)):
-                weight[c] *= base[c]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _power_of(a, power):  # type: ignore[no-untyped-def]
+    """a ** power for power 1..3 as the reference's products, (a * a) * a (a branch the
+    compiler moves out of the loop over clusters)."""
+    if power == 1:
+        return a
+    if power == 2:
+        return a * a
+    return (a * a) * a
 
 
 @jit

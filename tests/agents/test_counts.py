@@ -83,16 +83,17 @@ def test_bad_knobs_are_named() -> None:
         CountsSelector(6, context_length=0)
 
 
-@pytest.mark.parametrize("power", [1.0, 2.0, 3.0, 2.5])
-def test_compiled_draw_equals_the_reference(power: float) -> None:
+@pytest.mark.parametrize("context_length", [2, 3])
+@pytest.mark.parametrize("power", [1.0, 2.0, 3.0, 4.0, 2.5])
+def test_compiled_draw_equals_the_reference(power: float, context_length: int) -> None:
     from agents import compiled
 
     if compiled.kernels is None:
         pytest.skip("numba does not import here")
     rng = np.random.default_rng(4)
-    sel = CountsSelector(30, power=power, **ALL)
+    sel = CountsSelector(30, context_length=context_length, power=power, **ALL)
     sel.counts = rng.poisson(0.4, (30, 30)).astype(np.float32)
-    history = rng.integers(-1, 30, (3000, 2))
+    history = rng.integers(-1, 30, (3000, context_length))  # rows with 0, 1, 2 (or 3) clusters
     window = np.concatenate([history, rng.integers(-1, 30, (3000, 6))], axis=1)
     out = {}
     for backend in ("numpy", "numba"):

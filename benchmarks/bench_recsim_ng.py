@@ -31,48 +31,48 @@ RecSim NG's application has its own interest-evolution user, who clicks far less
 the figures compare engines, not users. Warm-ups (compilation, tracing) are not timed.
 
 Figures of three full runs, one after the other on this 2-core VM with nothing else heavy
-running (load average 0.7-1.3, this benchmark's own two threads included; each figure the
-fastest of 3 after a warm-up), in user-steps/s, engine alone | agent in the loop:
+running (each figure the fastest of 3 after a warm-up), in user-steps/s, engine alone | agent
+in the loop (2026-12-02, after the rollout kept histories as rings):
 
     users  horizon   run   noveltygym  RecSim NG  ratio  |  noveltygym  RecSim NG  ratio
-    1,000      100     1   13,291,953  1,536,417   8.7x  |   5,177,013    341,221  15.2x
-                       2   15,545,886  1,820,806   8.5x  |   5,431,025    377,811  14.4x
-                       3   15,950,622  1,938,845   8.2x  |   4,851,106    508,774   9.5x
-    10,000     100     1   20,951,210  3,545,370   5.9x  |   8,464,663  1,090,460   7.8x
-                       2   24,220,261  4,061,611   6.0x  |  12,165,420  1,065,160  11.4x
-                       3   24,695,024  5,322,131   4.6x  |  11,112,365  1,288,761   8.6x
-    100,000     20     1   20,889,460  4,892,951   4.3x  |   8,096,113  1,942,968   4.2x
-                       2   13,104,117  4,349,123   3.0x  |   7,253,420  1,892,593   3.8x
-                       3   23,030,902  4,249,962   5.4x  |   8,150,511  1,924,433   4.2x
+    1,000      100     1   20,935,788  3,052,931   6.9x  |   7,686,985    711,676  10.8x
+                       2   20,943,737  2,477,433   8.5x  |   7,655,566    729,629  10.5x
+                       3   20,611,961  2,467,021   8.4x  |   7,504,181    717,838  10.5x
+    10,000     100     1   36,752,463  5,608,146   6.6x  |  14,255,073  1,672,415   8.5x
+                       2   38,082,567  6,497,365   5.9x  |  13,289,789  1,700,828   7.8x
+                       3   37,428,107  5,270,732   7.1x  |  15,084,801  1,749,226   8.6x
+    100,000     20     1   32,999,839  5,415,277   6.1x  |   9,844,125  2,575,736   3.8x
+                       2   29,849,150  5,462,736   5.5x  |   9,070,113  2,437,512   3.7x
+                       3   27,828,156  6,886,909   4.0x  |   9,717,596  2,690,412   3.6x
 
 At 100k users the horizon is 20 (``--large-horizon``) to keep the run near a minute; both
 sides fit in memory (a process running all four at 100k users peaked at 1.8 GB). The 5x
-target at 10k users: with the agent in the loop in every run (7.8-11.4x); with the engine
-alone in two runs of three (4.6-6.0x: noveltygym's figure varies by 15 %, RecSim NG's graph
-by 50 % from run to run).
+target at 10k users: with the agent in the loop in every run (7.8-8.6x); with the engine
+alone in three of three (5.9-7.1x; before the rollout kept histories as rings, moving
+15-slot windows on every click, 4.6-6.0x: RecSim NG's graph varies by 30-50 % from run to run).
 
 Cost per user-step against this machine's limit (2 cores of an AMD EPYC, Zen 4, 2.6 GHz,
 AVX-512; 2 x 2 MB L2, 32 MB L3). noveltygym's kernel does about 40 floating-point operations
 per user-step (two proportional-choice weights, their sum and the inverse-CDF draw, the watch
 time and budget, the interest move on a click) plus 4 random draws (2 slate items, the choice
 and interest-move uniforms; SplitMix64, a few ns each), and touches about 0.7 kB of the user's
-state: the 20 interests (80 B), the history windows (15 items, clusters and 3 responses: 420 B,
-shifted on a click, about half the steps), ~15 event fields (~60 B) and a few scalars. The
+state: the 20 interests (80 B), the history windows (15 items, clusters and 3 responses: 420 B;
+one slot of each written on a click, about half the steps), ~15 event fields (~60 B) and a few scalars. The
 rollout keeps a block of 256 users (~180 kB) in L2 for the whole horizon, so what reaches DRAM
 is about 0.7 kB / horizon per user-step, ~7 B at horizon 100. The limits that follow:
 arithmetic, ~40 flop against 2 x 2.6 GHz x 32 flop/cycle (FMA, AVX-512) ~ 166 Gflop/s, allows
 ~4e9 user-steps/s; memory, ~7 B against 26 GB/s (one thread's numpy copy ``b[:] = a`` of 400 MB
-float64 arrays, read + write counted, best of 5), ~4e9/s. The kernel's measured ~21-25e6
-user-steps/s (~90 ns per user-step per core, ~230 cycles; 14e6 on one thread) is two orders of
+float64 arrays, read + write counted, best of 5), ~4e9/s. The kernel's measured ~37e6
+user-steps/s (~54 ns per user-step per core, ~140 cycles; 22e6 on one thread) is two orders of
 magnitude under both: it is bound by latency, the serial chain of one user's step (the gathers
-of the slate's topics and interests, the branchy choice and history shift, ~15 event stores),
+of the slate's topics and interests, the branchy choice, ~15 event stores),
 not by arithmetic or traffic. With numba's own generator (MT19937 behind a per-thread state)
 the draws alone took 28 ns a user-step and the rollout ran ~15e6/s. Further speed would come
 from interleaving users (SIMD over a block), not from fewer bytes. RecSim NG's graph runs each
-of its ~100 ops as a pass over all users, which is why it gains with the population (1.5-1.9M
-at 1k, 4.2-4.9M at 100k). The vector env streams the whole population's state and writes a new
+of its ~100 ops as a pass over all users, which is why it gains with the population (2.5-3.1M
+at 1k, 5.4-6.9M at 100k). The vector env streams the whole population's state and writes a new
 observation each request (~1.5 kB per user-step; at 10k users that is ~11 MB and stays in L3;
-17M/s at DRAM speed at larger sizes), plus Python's per-step cost, hence ~40-50 % of the engine
+17M/s at DRAM speed at larger sizes), plus Python's per-step cost, hence ~40 % of the engine
 alone at 10k users.
 
 The last line is one JSON object: ``engine_alone`` and ``agent_in_loop``, each with

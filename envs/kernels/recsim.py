@@ -15,7 +15,16 @@ from typing import TYPE_CHECKING, NamedTuple
 import numpy as np
 
 from envs.kernels.chunks import run_in_chunks
-from envs.kernels.common import BLOCK, choose, empty_session_row, jit, mark_inactive, observe_rows, record
+from envs.kernels.common import (
+    BLOCK,
+    choose,
+    empty_session_row,
+    jit,
+    mark_inactive,
+    observe_rows,
+    record,
+    record_ring,
+)
 from envs.recsim import MIN_NORMALIZER, NO_CLICK_MASS
 from envs.state import Events, RecSimState
 
@@ -68,30 +77,44 @@ def _step(
         hi = min(lo + BLOCK, last)
         _step_block(p, lo, hi, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster, interests,
                     user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day, session_steps,
-                    session_positive, done, terminated, ev)
+                    session_positive, done, terminated, ev, np.zeros(0, dtype=np.int64))
         observe_rows(lo, hi, hist_items, hist_clusters, hist_responses, budget, day, session_steps, days_away,
                      obs_items, obs_clusters, obs_responses, obs_session)
 
 
-@jit
-def _step_block(
-    p, lo, hi, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster, interests,
-    user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day, session_steps, session_positive,
-    done, terminated, ev,
-):  # type: ignore[no-untyped-def]
-    """One step of users lo..hi-1 (a block), all but the observation: the choice, the response,
-    the interest update and the budget, then the history (``envs.recsim.respond`` and
-    ``transition``). What both ``step_inplace`` and ``rollout`` run."""
-    n_slate = slate.shape[1]
-    score = np.empty((hi - lo, n_slate), dtype=np.float32)
-    for i in range(lo, hi):
-        for j in range(n_slate):
-            score[i - lo, j] = interests[i, item_cluster[slate[i, j]]]
-    choice = np.empty(hi - lo, dtype=np.int64)
-    choose(score, False, NO_CLICK_MASS, 1.0, MIN_NORMALIZER, choice_uniforms[lo:hi], choice)
-    _respond_and_update(p, lo, hi, slate, choice, score, flip_uniforms, quality, length, item_cluster, interests,
-                        user_id, budget, day, session_steps, session_positive, done, terminated, ev)
-    record(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged)
+def _block_step(ring: bool):  # type: ignore[no-untyped-def]
+    """``_step_block`` (ring False: histories shifted, ``record``) or ``_step_block_ring``
+    (``record_ring``, oldest slots in ``oldest``), ``ring`` a compile-time constant: a kernel
+    that chose at run time, or called the recorder after this one, ran the rollout 2-4x slower."""
+
+    @jit
+    def step_block(
+        p, lo, hi, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster, interests,
+        user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day, session_steps, session_positive,
+        done, terminated, ev, oldest,
+    ):  # type: ignore[no-untyped-def]
+        n_slate = slate.shape[1]
+        score = np.empty((hi - lo, n_slate), dtype=np.float32)
+        for i in range(lo, hi):
+            for j in range(n_slate):
+                score[i - lo, j] = interests[i, item_cluster[slate[i, j]]]
+        choice = np.empty(hi - lo, dtype=np.int64)
+        choose(score, False, NO_CLICK_MASS, 1.0, MIN_NORMALIZER, choice_uniforms[lo:hi], choice)
+        _respond_and_update(p, lo, hi, slate, choice, score, flip_uniforms, quality, length, item_cluster,
+                            interests, user_id, budget, day, session_steps, session_positive, done, terminated, ev)
+        if ring:
+            record_ring(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged, oldest)
+        else:
+            record(lo, hi, ev, hist_items, hist_clusters, hist_responses, engaged)
+
+    step_block.__doc__ = """One step of users lo..hi-1 (a block), all but the observation: the choice, the
+    response, the interest update and the budget, then the history (``envs.recsim.respond``
+    and ``transition``). What both ``step_inplace`` and ``rollout`` run."""
+    return step_block
+
+
+_step_block = _block_step(ring=False)
+_step_block_ring = _block_step(ring=True)
 
 
 @jit
@@ -179,10 +202,11 @@ def rollout(world: World, n_users: int, horizon: int, seed: int) -> RolloutStats
     ``slate_size`` distinct items drawn uniformly at random, all in compiled code: the
     simulation engine alone, no Python between requests (``World.rollout_random``).
 
-    The per-user step is ``step_inplace``'s (``_step_block``), minus the observation, which
-    nobody reads here. Users run a block (``BLOCK``) at a time through the whole horizon, so a
-    block's state stays in cache; blocks go to threads as in ``step_inplace``
-    (``envs.kernels.chunks``). Randomness: the users from ``world.init_state`` with
+    The per-user step is ``step_inplace``'s, minus the observation, which nobody reads here,
+    and with each history window kept as a ring (``record_ring``: the same windows, rotated,
+    one slot written per click instead of the window moved). Users run a block (``BLOCK``) at
+    a time through the whole horizon, so a block's state stays in cache; blocks go to threads
+    as in ``step_inplace`` (``envs.kernels.chunks``). Randomness: the users from ``world.init_state`` with
     ``np.random.default_rng(seed)``; each block's slates, choices and renewed users from its
     own SplitMix64 stream (``splitmix``), seeded from ``np.random.SeedSequence(seed)``, so the
     result depends on ``seed`` only, not on threads or chunking. These are not the draws of ``step_inplace``:
@@ -198,13 +222,14 @@ def rollout(world: World, n_users: int, horizon: int, seed: int) -> RolloutStats
     events = Events.empty(n_users)
     stats = RolloutStats(np.zeros(n_users, np.int64), np.zeros(n_users, np.int64), np.zeros(n_users),
                          np.zeros(n_users, np.int64))
+    ring = np.zeros(n_users, dtype=np.int64)  # each user's oldest history slot (``record_ring``)
 
     def run(lo: int, hi: int) -> None:
         _rollout(
             world.kernel_params, lo, hi, horizon, block_seeds, np.float32(world.params.budget),
             slate, choice_uniforms, flip_uniforms, c.quality, c.length, world.level.item_cluster, state.interests,
             s.user_id, s.hist_items, s.hist_clusters, s.hist_responses, s.engaged, s.budget, s.day,
-            s.session_steps, s.session_positive, s.days_away, s.done, s.terminated, events, *stats,
+            s.session_steps, s.session_positive, s.days_away, s.done, s.terminated, events, *stats, ring,
         )
 
     run_in_chunks(run, n_users, BLOCK, key="recsim-rollout")
@@ -215,9 +240,10 @@ def rollout(world: World, n_users: int, horizon: int, seed: int) -> RolloutStats
 def _rollout(
     p, first, last, horizon, block_seeds, budget0, slate, choice_uniforms, flip_uniforms, quality, length,
     item_cluster, interests, user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day,
-    session_steps, session_positive, days_away, done, terminated, ev, user_steps, clicks, watch_time, ended,
+    session_steps, session_positive, days_away, done, terminated, ev, user_steps, clicks, watch_time, ended, ring,
 ):  # type: ignore[no-untyped-def]
-    """Users first..last-1 (``first`` a multiple of BLOCK), a block at a time through the horizon."""
+    """Users first..last-1 (``first`` a multiple of BLOCK), a block at a time through the horizon;
+    histories kept as rings (``record_ring``): nobody observes them here."""
     n_items, n_slate = quality.shape[0], slate.shape[1]
     n_users, n_topics = interests.shape
     for lo in range(first, last, BLOCK):
@@ -241,9 +267,9 @@ def _rollout(
                     slate[i, j] = item
                 state, choice_uniforms[i] = splitmix(state)
                 state, flip_uniforms[i] = splitmix(state)
-            _step_block(p, lo, hi, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster,
-                        interests, user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day,
-                        session_steps, session_positive, done, terminated, ev)
+            _step_block_ring(p, lo, hi, slate, choice_uniforms, flip_uniforms, quality, length, item_cluster,
+                             interests, user_id, hist_items, hist_clusters, hist_responses, engaged, budget, day,
+                             session_steps, session_positive, done, terminated, ev, ring)
             for i in range(lo, hi):
                 user_steps[i] += ev.active[i]
                 clicks[i] += ev.clicked[i]

@@ -296,3 +296,40 @@ def test_oracle_latent_clusters_agree_across_backends_while_interests_move() -> 
         assert_same(answers["numba"], answers["numpy"])
         env.step(env.action_space.sample())
     env.close()
+
+
+def test_ring_history_is_the_shifted_window_rotated() -> None:
+    """``record_ring`` (the rollout's history, a ring) keeps what ``record`` keeps: after the same
+    clicks, each ring read from its oldest slot round is the shifted window, with the same
+    novel/unexpected flags and engaged bitsets."""
+    common = pytest.importorskip("envs.kernels.common")
+    n, h, m = 300, 7, 20
+    windows = {}
+    for ring in (False, True):
+        items, clusters = np.full((n, h), -1), np.full((n, h), -1)
+        responses, engaged = np.zeros((n, h, 3), np.float32), np.zeros((n, (m + 7) // 8), np.uint8)
+        oldest = np.zeros(n, dtype=np.int64)
+        draws = np.random.default_rng(1)
+        flags = []
+        for _ in range(25):  # more clicks than the window holds
+            ev = Events.empty(n)
+            ev.clicked[:] = draws.random(n) < 0.6
+            ev.cluster[:] = np.where(ev.clicked, draws.integers(0, m, n), -1)
+            ev.item[:] = np.where(ev.clicked, draws.integers(0, 100, n), -1)
+            ev.watch_time[:], ev.completion[:] = draws.random(n), draws.random(n)
+            ev.liked[:] = draws.random(n) < 0.3
+            ev.positive[:] = ev.clicked & (draws.random(n) < 0.5)
+            if ring:
+                common.record_ring(0, n, ev, items, clusters, responses, engaged, oldest)
+            else:
+                common.record(0, n, ev, items, clusters, responses, engaged)
+            flags.append((ev.novel.copy(), ev.unexpected.copy()))
+        order = (oldest[:, None] + np.arange(h)[None, :]) % h  # ring slots, oldest first
+        rows = np.arange(n)[:, None]
+        windows[ring] = (items[rows, order], clusters[rows, order], responses[rows, order], engaged, flags)
+    shifted, ringed = windows[False], windows[True]
+    for a, b in zip(shifted[:4], ringed[:4], strict=True):
+        np.testing.assert_array_equal(a, b)
+    for (novel_a, unexpected_a), (novel_b, unexpected_b) in zip(shifted[4], ringed[4], strict=True):
+        np.testing.assert_array_equal(novel_a, novel_b)
+        np.testing.assert_array_equal(unexpected_a, unexpected_b)

@@ -21,7 +21,7 @@ from agents.errors import ConfigError
 from agents.exploit import ExploitRecommender
 from agents.items.base import ItemPolicy
 from agents.items.simple import EngagementItems
-from agents.observations import last_distinct, positive_window
+from agents.observations import all_per_row, any_per_row, last_distinct, positive_window
 from agents.sampling import make_distinct
 from agents.selectors.base import OptionSelector
 from agents.types import Action, Obs, Transition
@@ -65,7 +65,7 @@ def compose_slates(
         slates[:, :k], slot_clusters[:, :k] = explore, clusters[:, None]
         fixed[:, :k] = use
         # Exploit fills the exploration slots only of rows that do not explore them all.
-        rows = np.flatnonzero(~use.all(axis=1))
+        rows = np.flatnonzero(~all_per_row(use))
         if len(rows):
             items, item_clusters = exploit.fill({key: v[rows] for key, v in obs.items()}, k, rng)
             slates[rows, :k] = np.where(use[rows], slates[rows, :k], items)
@@ -142,7 +142,7 @@ class HierarchicalAgent(Agent, Trainable):
         slates, fixed = compose_slates(
             self.exploit, obs, k, clusters, explores, lambda: self.item_policy.select(obs, clusters, k, rng), rng, fast
         )
-        chosen = np.where(fixed.any(axis=1), clusters, -1)
+        chosen = np.where(any_per_row(fixed[:, :k]), clusters, -1)  # only the first k slots explore
         self._last_clusters = chosen
         return Action(slates, fixed, chosen)
 

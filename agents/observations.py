@@ -11,7 +11,8 @@ from agents.types import Obs
 from envs.interest import POSITIVE_COMPLETION
 from envs.session import last_distinct
 
-__all__ = ["OBS_KEYS", "check_obs", "in_window", "last_distinct", "pad_history", "positive_window"]
+__all__ = ["OBS_KEYS", "all_per_row", "any_per_row", "check_obs", "in_window", "last_distinct", "pad_history",
+           "positive_window"]
 
 OBS_KEYS: tuple[str, ...] = ("items", "clusters", "responses", "session")
 
@@ -68,10 +69,24 @@ def pad_history(history: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Left padding (-1) replaced by the oldest known cluster, so partial histories are still
     valid table keys; returns the padded (B, L) history and (B,) whether any cluster was known."""
     known = history >= 0
-    any_known = known.any(axis=1)
-    first = np.argmax(known, axis=1)
-    oldest = history[np.arange(len(history)), first]
-    return np.where(known, history, oldest[:, None]), np.asarray(any_known)
+    oldest = history[:, -1].copy()  # ends as each row's first known cluster (-1 if none)
+    for j in range(history.shape[1] - 1, -1, -1):  # a column at a time: L is short
+        np.copyto(oldest, history[:, j], where=known[:, j])
+    return np.where(known, history, oldest[:, None]), any_per_row(known)
+
+
+def any_per_row(mask: np.ndarray) -> np.ndarray:
+    """``mask.any(axis=1)`` for a (B, n) mask with few columns, a column at a time: numpy's
+    reduction along a short last axis cost ~130 us at 10k rows, the columns ~8 us."""
+    out = mask[:, 0].copy() if mask.shape[1] else np.zeros(len(mask), dtype=bool)
+    for j in range(1, mask.shape[1]):
+        out |= mask[:, j]
+    return out
+
+
+def all_per_row(mask: np.ndarray) -> np.ndarray:
+    """``mask.all(axis=1)``, as ``any_per_row``."""
+    return ~any_per_row(~mask)
 
 
 def in_window(clusters: np.ndarray, window: np.ndarray) -> np.ndarray:

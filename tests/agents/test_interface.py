@@ -7,7 +7,7 @@ import pytest
 
 from agents import available_agents, make_agent, run_agent
 from agents.errors import ConfigError, ObservationError
-from agents.observations import in_window, last_distinct, pad_history
+from agents.observations import all_per_row, any_per_row, in_window, last_distinct, pad_history
 from agents.registry import LOGS, agent_needs
 from envs.logs import organic_logs
 from tests.agents.conftest import obs_batch
@@ -76,6 +76,17 @@ def test_last_distinct_drops_repeats_and_pads():
     np.testing.assert_array_equal(padded[:2], [[5, 7], [2, 2]])
     np.testing.assert_array_equal(known, [True, True, False])
     assert in_window(np.array([7, 9, 1]), window).tolist() == [True, False, False]
+    gaps = np.array([[-1, 4, -1, 6], [-1, -1, -1, -1], [1, -1, -1, 2]])  # unknown slots take the oldest known
+    padded, known = pad_history(gaps)
+    np.testing.assert_array_equal(padded, [[4, 4, 4, 6], [-1, -1, -1, -1], [1, 1, 1, 2]])
+    np.testing.assert_array_equal(known, [True, False, True])
+
+
+@pytest.mark.parametrize("columns", [0, 1, 2, 10])
+def test_row_reductions_equal_numpys(columns):
+    mask = np.random.default_rng(columns).random((300, columns)) < 0.2
+    np.testing.assert_array_equal(any_per_row(mask), mask.any(axis=1))
+    np.testing.assert_array_equal(all_per_row(~mask), (~mask).all(axis=1))
 
 
 @pytest.mark.parametrize("name", ["exploit", "hierarchical-random"])

@@ -466,8 +466,8 @@ class InterestDynamics(ModuleDynamics):
 
     def latent_clusters(self, world: World, state: InterestState, level: ClusterLevel) -> tuple[np.ndarray, np.ndarray]:
         latent = np.flatnonzero(state.users.anchor_latent[0])  # the same anchors are latent for every user
-        pos = np.take(state.users.anchor_pos, latent, axis=1)  # (B, K, D), a copy
-        return _nearest_remembered(world, pos, level), np.take(state.users.anchor_discovered, latent, axis=1)
+        nearest = _nearest_remembered(world, state.users.anchor_pos, latent, level)
+        return nearest, np.take(state.users.anchor_discovered, latent, axis=1)
 
     def cluster_utility(self, world: World, state: InterestState, clusters: np.ndarray,
                         level: ClusterLevel) -> np.ndarray:
@@ -482,22 +482,26 @@ class InterestDynamics(ModuleDynamics):
         return entropy_of(state.users.anchor_strength.astype(np.float64))
 
 
-def _nearest_remembered(world: World, pos: np.ndarray, level: ClusterLevel) -> np.ndarray:
-    """(B, K) nearest cluster of each position (B, K, D): the numpy reference, or on numba
-    worlds its compiled pruned search started from the world's last answer at this level
+def _nearest_remembered(world: World, anchor_pos: np.ndarray, columns: np.ndarray, level: ClusterLevel) -> np.ndarray:
+    """(B, K) nearest cluster of anchor_pos[:, columns] (B, K, D): the numpy reference, or on
+    numba worlds its compiled pruned search started from the world's last answer at this level
     (interests move little between two requests; a poor start costs time, never a wrong
-    answer), which an interest that did not move at all keeps without a search."""
+    answer), which an interest that did not move at all keeps without a search; the kernel
+    reads the positions in place and copies them for the next call."""
     kernels = world.kernels
     if kernels is None or not hasattr(kernels, "nearest_clusters"):
-        return nearest_clusters(pos, level.centroids)
+        return nearest_clusters(np.take(anchor_pos, columns, axis=1), level.centroids)
     memo = world.scratch.setdefault("nearest", {})  # level name -> (answer, the positions it answered)
     last, last_pos = memo.get(level.name, (None, None))
-    if last is None or last_pos is None or last_pos.shape != pos.shape:
+    if last is None or last_pos is None or last_pos.shape != (len(anchor_pos), len(columns), anchor_pos.shape[2]):
+        pos = np.take(anchor_pos, columns, axis=1).astype(np.float32, copy=False)
         nearest = nearest_clusters(pos, level.centroids)  # a full search: BLAS is fastest
     else:
         sq_norms, neighbours = kernels.level_search_tables(level)
-        nearest = kernels.nearest_clusters(pos, level.centroids, sq_norms, neighbours, last, last_pos)
-    memo[level.name] = (nearest, np.asarray(pos, dtype=np.float32))  # pos: the caller's fresh copy
+        pos = np.empty_like(last_pos)
+        nearest = kernels.nearest_clusters(anchor_pos, level.centroids, sq_norms, neighbours, last, last_pos,
+                                           columns=columns, seen=pos)
+    memo[level.name] = (nearest, pos)
     return nearest.copy()  # type: ignore[no-any-return]
 
 

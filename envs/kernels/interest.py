@@ -316,51 +316,61 @@ def level_search_tables(level: ClusterLevel) -> tuple[np.ndarray, tuple[np.ndarr
 
 def nearest_clusters(anchor_pos: np.ndarray, centroids: np.ndarray, sq_norms: np.ndarray,
                      neighbours: tuple[np.ndarray, np.ndarray], guess: np.ndarray | None,
-                     guess_pos: np.ndarray | None = None) -> np.ndarray:
+                     guess_pos: np.ndarray | None = None, columns: np.ndarray | None = None,
+                     seen: np.ndarray | None = None) -> np.ndarray:
     """(B, K) what ``envs.interest.nearest_clusters`` answers for positions (B, K, D), found by
     a pruned exact search from ``guess`` (B, K), e.g. the last answer; None (or -1) scans all.
     ``guess_pos`` (B, K, D), the positions ``guess`` answered: a position equal to its own
     there keeps its guess without a search (most interests did not move since the last call).
+    ``columns`` (K,): search anchor_pos[:, columns] (B, A, D) instead of all of anchor_pos,
+    read in place; ``seen`` (B, K, D), when given, receives the positions searched (the next
+    call's ``guess_pos``), copied on the kernel threads instead of by a serial np.take.
 
     Exact by the triangle inequality: no centroid farther than 2·|mu - c_guess| from the guess
     can be nearer than it, and the guess's precomputed neighbours are sorted by distance. An
     interest sits next to its cluster, so one or two distances replace all M. Candidates are
     scored like the reference (float32, -2·mu·c + |c|^2, first index on ties); only a tie
     within float32 rounding could be resolved differently (BLAS sums in another order)."""
-    b, k, _ = anchor_pos.shape
+    cols = np.arange(anchor_pos.shape[1]) if columns is None else np.ascontiguousarray(columns, dtype=np.int64)
+    b, k = anchor_pos.shape[0], len(cols)
     start = np.full((b, k), -1, dtype=np.int64) if guess is None else np.ascontiguousarray(guess, dtype=np.int64)
     pos = np.ascontiguousarray(anchor_pos, dtype=np.float32)
     cent = np.ascontiguousarray(centroids, dtype=np.float32)
     out = np.empty((b, k), dtype=np.int64)
     same = np.zeros((0, 0, 0), dtype=np.float32) if guess_pos is None else np.ascontiguousarray(guess_pos, np.float32)
+    copy = np.zeros((0, 0, 0), dtype=np.float32) if seen is None else seen
 
     def run(lo: int, hi: int) -> None:
-        _nearest_rows(lo, hi, pos, cent, sq_norms, neighbours[0], neighbours[1], start, same, out)
+        _nearest_rows(lo, hi, pos, cols, cent, sq_norms, neighbours[0], neighbours[1], start, same, copy, out)
 
     run_in_chunks(run, b, BLOCK, key="nearest")
     return out
 
 
 @jit
-def _score(pos: np.ndarray, u: int, j: int, centroids: np.ndarray, sq_norms: np.ndarray, c: int) -> float:
+def _score(pos: np.ndarray, u: int, a: int, centroids: np.ndarray, sq_norms: np.ndarray, c: int) -> float:
     acc = np.float32(0.0)
     for x in range(pos.shape[2]):
-        acc += (np.float32(-2.0) * pos[u, j, x]) * centroids[c, x]
+        acc += (np.float32(-2.0) * pos[u, a, x]) * centroids[c, x]
     return acc + sq_norms[c]
 
 
 @jit
-def _nearest_rows(lo: int, hi: int, pos: np.ndarray, centroids: np.ndarray, sq_norms: np.ndarray,
+def _nearest_rows(lo: int, hi: int, pos: np.ndarray, cols: np.ndarray, centroids: np.ndarray, sq_norms: np.ndarray,
                   neighbours: np.ndarray, neighbour_dist: np.ndarray, guess: np.ndarray, guess_pos: np.ndarray,
-                  out: np.ndarray) -> None:
+                  seen: np.ndarray, out: np.ndarray) -> None:
     m, r, d = centroids.shape[0], neighbours.shape[1], pos.shape[2]
     for u in range(lo, hi):
-        for j in range(pos.shape[1]):
+        for j in range(len(cols)):
+            a = cols[j]
+            if seen.shape[0] > 0:
+                for x in range(d):
+                    seen[u, j, x] = pos[u, a, x]
             c0 = guess[u, j]
             if c0 >= 0 and guess_pos.shape[0] > 0:
                 moved = False
                 for x in range(d):
-                    moved |= pos[u, j, x] != guess_pos[u, j, x]
+                    moved |= pos[u, a, x] != guess_pos[u, j, x]
                 if not moved:
                     out[u, j] = c0
                     continue
@@ -368,7 +378,7 @@ def _nearest_rows(lo: int, hi: int, pos: np.ndarray, centroids: np.ndarray, sq_n
             if c0 >= 0:
                 t = 0.0
                 for x in range(pos.shape[2]):
-                    diff = float(pos[u, j, x]) - float(centroids[c0, x])
+                    diff = float(pos[u, a, x]) - float(centroids[c0, x])
                     t += diff * diff
                 # Margin for rounding: near-ties of the float32 scores stay candidates.
                 radius = 2.0 * math.sqrt(t) * (1.0 + 1e-5) + 1e-6
@@ -378,12 +388,12 @@ def _nearest_rows(lo: int, hi: int, pos: np.ndarray, centroids: np.ndarray, sq_n
                     if neighbour_dist[c0, i] > radius:
                         break
                     c = neighbours[c0, i]
-                    s = _score(pos, u, j, centroids, sq_norms, c)
+                    s = _score(pos, u, a, centroids, sq_norms, c)
                     if s < best_score or (s == best_score and c < best):
                         best, best_score = c, s
             else:
                 for c in range(m):
-                    s = _score(pos, u, j, centroids, sq_norms, c)
+                    s = _score(pos, u, a, centroids, sq_norms, c)
                     if s < best_score:
                         best, best_score = c, s
             out[u, j] = best

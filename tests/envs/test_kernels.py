@@ -283,6 +283,15 @@ def test_pruned_nearest_clusters_answer_what_the_full_search_answers(level: str 
         d_got = np.take_along_axis(true_d2, got[..., None], axis=2)[differ]
         d_expected = np.take_along_axis(true_d2, expected[..., None], axis=2)[differ]
         np.testing.assert_allclose(d_got, d_expected, rtol=1e-5)
+    # Read in place from a wider array of anchors (columns), the positions copied out for the next call.
+    wide = np.concatenate([rng.normal(0, 1, pos.shape).astype(np.float32), pos], axis=1)[:, [2, 0, 3, 1]]
+    seen = np.empty_like(pos)
+    got = compiled.nearest_clusters(wide, centroids, sq_norms, neighbours, expected, pos, columns=np.array([0, 2]),
+                                    seen=seen)
+    np.testing.assert_array_equal(got, expected)  # unmoved positions keep their guess
+    np.testing.assert_array_equal(seen, pos)
+    searched = compiled.nearest_clusters(wide, centroids, sq_norms, neighbours, None, columns=np.array([0, 2]))
+    assert (searched.reshape(-1)[: len(near)] == expected.reshape(-1)[: len(near)]).all()
 
 
 def test_oracle_latent_clusters_agree_across_backends_while_interests_move() -> None:

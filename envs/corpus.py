@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from envs.taxonomy import Taxonomy
+from envs.taxonomy import Taxonomy, leaf_weights_by_domain
 
 # Spread of each level around its parent, as a norm in embedding units (see module doc).
 DOMAIN_SPREAD = 1.0
@@ -66,15 +66,20 @@ def build_corpus(
     rng: np.random.Generator,
     item_noise: float = 0.12,
     quality_std: float = 1.0,
+    domain_skew: float = 0.0,
 ) -> Corpus:
-    """Generate ``n_items`` items spread evenly over the taxonomy's subtopics."""
+    """Generate ``n_items`` items over the taxonomy's subtopics: spread evenly, or with the k-th
+    domain's subtopics sharing items in proportion to k^-domain_skew (``leaf_weights_by_domain``),
+    every subtopic keeping at least one item."""
     centers = leaf_centers(taxonomy, dim, rng)
     n_leaves = taxonomy.n_leaves
-    # Every subtopic gets items (when n_items allows); the rest are drawn uniformly.
-    base = np.arange(n_items) % n_leaves
-    leaf = np.sort(rng.permutation(base)).astype(np.int32) if n_items >= n_leaves else np.sort(
-        rng.choice(n_leaves, size=n_items, replace=False)
-    ).astype(np.int32)
+    if n_items < n_leaves:
+        leaf = np.sort(rng.choice(n_leaves, size=n_items, replace=False)).astype(np.int32)
+    elif domain_skew == 0:  # every subtopic gets items; the rest are drawn uniformly
+        leaf = np.sort(rng.permutation(np.arange(n_items) % n_leaves)).astype(np.int32)
+    else:
+        extra = rng.multinomial(n_items - n_leaves, leaf_weights_by_domain(taxonomy, domain_skew))
+        leaf = np.repeat(np.arange(n_leaves), 1 + extra).astype(np.int32)
     emb = centers[leaf] + _gaussian(rng, n_items, dim, item_noise)
     leaf_quality = rng.normal(0.0, 0.5 * quality_std, size=n_leaves)
     quality = np.clip(leaf_quality[leaf] + rng.normal(0.0, 0.85 * quality_std, size=n_items), -3.0, 3.0)

@@ -27,7 +27,7 @@ from envs.dynamics import ModuleDynamics, entropy_of
 from envs.journeys import follow_journeys
 from envs.session import bit_set, empty_session, engagement_events, set_bits, shift_in
 from envs.state import Events, InterestState, InterestUsers, Response, SessionState
-from envs.taxonomy import Taxonomy
+from envs.taxonomy import Taxonomy, leaf_weights_by_domain
 
 if TYPE_CHECKING:
     from envs.config import WorldConfig
@@ -90,11 +90,7 @@ def _leaf_sampler(world: World):
     skew, n_leaves = world.config.interest_popularity_skew, world.taxonomy.n_leaves
     if skew == 0:
         return lambda rng, n: rng.integers(0, n_leaves, size=n)
-    tax = world.taxonomy
-    domain = np.asarray(tax.topic_domain)[np.asarray(tax.subtopic_topic)]  # (n_leaves,)
-    domain_weight = np.arange(1, len(tax.domains) + 1, dtype=np.float64) ** -skew
-    weight = domain_weight[domain] / np.bincount(domain, minlength=len(tax.domains))[domain]
-    cum = np.cumsum(weight / weight.sum())
+    cum = np.cumsum(leaf_weights_by_domain(world.taxonomy, skew))
     return lambda rng, n: np.searchsorted(cum, rng.random(n) * cum[-1], side="right").clip(max=n_leaves - 1)
 
 
@@ -461,7 +457,7 @@ class InterestDynamics(ModuleDynamics):
             else Taxonomy.load(config.taxonomy)
         )
         corpus = build_corpus(taxonomy, config.n_items, config.embedding_dim, rng, config.item_noise,
-                              config.quality_std)
+                              config.quality_std, config.catalogue_skew)
         return taxonomy, corpus
 
     def latent_clusters(self, world: World, state: InterestState, level: ClusterLevel) -> tuple[np.ndarray, np.ndarray]:

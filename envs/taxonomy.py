@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from envs.errors import ConfigError
 
 _NAME = re.compile(r"^[a-z]+( [a-z]+)*$")
@@ -105,3 +107,12 @@ def _checked_name(value: Any, source: str) -> str:
             f"taxonomy {source}: name {value!r} is invalid; use lowercase ASCII words separated by single spaces"
         )
     return value
+
+
+def leaf_weights_by_domain(taxonomy: Taxonomy, skew: float) -> np.ndarray:
+    """(n_leaves,) weights that sum to 1: the k-th domain of the taxonomy (in its order) weighs
+    k^-skew (Zipf), shared equally by its subtopics; skew 0 = every subtopic alike."""
+    domain = np.asarray(taxonomy.topic_domain)[np.asarray(taxonomy.subtopic_topic)]
+    domain_weight = np.arange(1, len(taxonomy.domains) + 1, dtype=np.float64) ** -skew
+    weight = domain_weight[domain] / np.bincount(domain, minlength=len(taxonomy.domains))[domain]
+    return weight / weight.sum()  # type: ignore[no-any-return]

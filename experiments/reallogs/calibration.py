@@ -32,9 +32,15 @@ FIGURES = ("new_per_100", "cond_entropy_bits", "bayes_top1", "gini", "repeat_rat
            "interests_p50", "interests_p90")
 SIM_LEVEL = "domain"
 """The simulator's level compared with MovieLens genres (22 clusters against 19)."""
+TOLERANCE = 0.15
+"""A fitted figure counts as matching when within 15 % of the real one."""
 SIM_USERS, SIM_STEPS = 1000, 400
 """Simulated logs: MovieLens users are followed for years (median 40 positive ratings), so
 simulated users are logged for 400 requests each (users who leave are replaced)."""
+MIN_USER_ROWS = 20
+"""MovieLens selected users who rated at least 20 movies (its README); simulated users are kept
+alike, those with at least 20 logged engagements, so a user who left early does not count as
+one who wandered across every cluster he touched."""
 
 
 def log_figures(logs: pd.DataFrame, n_clusters: int, context_length: int = 2) -> dict[str, float]:
@@ -81,13 +87,15 @@ def gini(counts: np.ndarray) -> float:
 
 
 def simulated_figures(preset: str = "default", seed: int = 0, **overrides: Any) -> tuple[dict[str, float], int]:
-    """The figures of the simulator's organic logs at SIM_LEVEL, and its number of clusters."""
+    """The figures of the simulator's organic logs at SIM_LEVEL (users with at least
+    ``MIN_USER_ROWS`` engagements, as MovieLens selects), and its number of clusters."""
     from envs import make_world
     from envs.logs import organic_logs
 
     world = make_world(preset, seed=seed, cluster_level=SIM_LEVEL, **overrides)
     logs = organic_logs(world, SIM_USERS, SIM_STEPS, seed=seed)
-    return log_figures(logs, world.level.n_clusters), world.level.n_clusters
+    rows = logs.groupby("user")["user"].transform("size")
+    return log_figures(logs[rows >= MIN_USER_ROWS], world.level.n_clusters), world.level.n_clusters
 
 
 def real_figures(ml: Any, positive_rating: float) -> tuple[dict[str, float], int]:
@@ -108,3 +116,45 @@ def calibration_table(ml: Any, cfg: Any) -> dict[str, Any]:
                f"simulator movielens ({SIM_LEVEL}s, fitted)": fitted}
     return {"figures": list(FIGURES), "columns": columns,
             "clusters": {"real": m_real, "simulator": m_sim}}
+
+
+def within(fitted: dict[str, float], real: dict[str, float], figure: str) -> bool:
+    """Whether ``fitted``'s figure lies within ``TOLERANCE`` of the real one."""
+    return abs(fitted[figure] - real[figure]) <= TOLERANCE * abs(real[figure])
+
+
+def comparison_table(real: dict[str, float], columns: dict[str, dict[str, float]], fitted: str) -> str:
+    """Markdown: every figure real and in each simulated column, and whether the ``fitted``
+    column's lies within ``TOLERANCE`` of the real one."""
+    head = ["figure", "MovieLens (genres)", *columns, f"{fitted} within {TOLERANCE:.0%}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for f in FIGURES:
+        cells = [f, f"{real[f]:.3f}", *(f"{col[f]:.3f}" for col in columns.values()),
+                 "yes" if within(columns[fitted], real, f) else "no"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m experiments.reallogs.calibration``: the README's calibration table (seed 0,
+    the embedded ml-latest-small), about 10 s."""
+    import argparse
+
+    from experiments.reallogs.loader import POSITIVE_RATING, load_movielens
+
+    parser = argparse.ArgumentParser(prog="python -m experiments.reallogs.calibration",
+                                     description="MovieLens against the simulator's presets, figure by figure")
+    parser.add_argument("--path", default=None, help="a MovieLens folder (default: the embedded ml-latest-small)")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    logging.getLogger("noveltygym").setLevel(logging.WARNING)
+    real, _ = real_figures(load_movielens(args.path), POSITIVE_RATING)
+    presets = {"classic": "classic", "movielens (fitted)": "movielens", "default (v2)": "default"}
+    columns = {name: simulated_figures(preset, args.seed)[0] for name, preset in presets.items()}
+    print(comparison_table(real, columns, "movielens (fitted)"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
+

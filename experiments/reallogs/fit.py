@@ -4,7 +4,7 @@ A seeded random search over the world knobs that shape how people wander between
 (``KNOBS``), then a local search around the best (perturbations that shrink). Each candidate is
 scored by the mean relative error of its organic logs' figures (``calibration.log_figures``,
 simulator domains against MovieLens genres) against the real ones. It prints every figure real /
-default / fitted with whether it is within ``TOLERANCE``, and the overrides to paste into
+default / fitted with whether it is within ``calibration.TOLERANCE``, and the overrides to paste into
 ``envs.config.PRESETS["movielens"]``.
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from experiments.reallogs.calibration import FIGURES, real_figures, simulated_figures
+from experiments.reallogs.calibration import FIGURES, comparison_table, real_figures, simulated_figures
 from experiments.reallogs.loader import POSITIVE_RATING, load_movielens
 
 KNOBS: dict[str, tuple[str, float, float]] = {
@@ -30,9 +30,8 @@ KNOBS: dict[str, tuple[str, float, float]] = {
     "churn_rate": ("float", 0.0, 0.05),  # daily chance of leaving for good
     "return_bias": ("float", -2.0, 2.0),  # how readily people come back another day
     "interest_popularity_skew": ("float", 0.0, 2.0),  # how unequal domains are as interests
+    "catalogue_skew": ("float", 0.0, 1.5),  # how unequal domains are in the catalogue
 }
-TOLERANCE = 0.15
-"""A fitted figure counts as matching within 15 % of the real one."""
 
 
 def distance(sim: dict[str, float], real: dict[str, float]) -> float:
@@ -58,7 +57,7 @@ def perturb(knobs: dict[str, Any], rng: np.random.Generator, scale: float) -> di
     return out
 
 
-def fit(real: dict[str, float], trials: int = 60, refine: int = 40, seed: int = 0,
+def fit(real: dict[str, float], trials: int = 80, refine: int = 60, seed: int = 0,
         progress: bool = True) -> tuple[dict, dict, float]:
     """The best knobs of ``trials`` seeded random candidates then ``refine`` perturbations of the
     best so far (the step shrinking from 25 % to 5 % of each range), its figures and distance."""
@@ -73,26 +72,17 @@ def fit(real: dict[str, float], trials: int = 60, refine: int = 40, seed: int = 
     return best
 
 
-def table(real: dict[str, float], default: dict[str, float], fitted: dict[str, float]) -> str:
-    lines = ["| figure | MovieLens (genres) | simulator default | simulator movielens | within 15 % |",
-             "|---|---|---|---|---|"]
-    for f in FIGURES:
-        ok = abs(fitted[f] - real[f]) <= TOLERANCE * abs(real[f])
-        lines.append(f"| {f} | {real[f]:.3f} | {default[f]:.3f} | {fitted[f]:.3f} | {'yes' if ok else 'no'} |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m experiments.reallogs.fit", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--trials", type=int, default=60, help="random candidates (default 60)")
-    parser.add_argument("--refine", type=int, default=40, help="local-search steps after them (default 40)")
+    parser.add_argument("--trials", type=int, default=80, help="random candidates (default 80)")
+    parser.add_argument("--refine", type=int, default=60, help="local-search steps after them (default 60)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--path", default=None, help="a MovieLens folder (default: the embedded ml-latest-small)")
     args = parser.parse_args(argv)
     real, _ = real_figures(load_movielens(args.path), POSITIVE_RATING)
     default, _ = simulated_figures("classic", args.seed)
     knobs, fitted, d = fit(real, args.trials, args.refine, args.seed)
-    print(table(real, default, fitted))
+    print(comparison_table(real, {"classic": default, "fitted": fitted}, "fitted"))
     print(f"\nmean relative error: default {distance(default, real):.3f}, fitted {d:.3f}")
     print("overrides:", json.dumps(knobs))
     return 0

@@ -210,3 +210,26 @@ def test_interest_popularity_skew_weights_domains_by_zipf(skew):
 def test_a_negative_popularity_skew_is_refused():
     with pytest.raises(envs.ConfigError, match=r"interest_popularity_skew=-0\.5 must be >= 0"):
         envs.make_world("default", interest_popularity_skew=-0.5)
+
+
+@pytest.mark.parametrize("skew", [0.5, 1.5])
+def test_catalogue_skew_gives_domains_items_by_zipf(skew):
+    """Beyond one item per subtopic, the k-th domain's share of the catalogue follows k^-skew;
+    every subtopic keeps an item; 0 is the even spread, draw for draw."""
+    from envs.corpus import build_corpus
+    from envs.taxonomy import Taxonomy
+
+    tax = Taxonomy.load(envs.WorldConfig().taxonomy)
+    n_items = 60_000
+    corpus = build_corpus(tax, n_items, 16, np.random.default_rng(0), domain_skew=skew)
+    per_leaf = np.bincount(corpus.leaf, minlength=tax.n_leaves)
+    assert per_leaf.sum() == n_items and per_leaf.min() >= 1
+    domain = np.asarray(tax.topic_domain)[np.asarray(tax.subtopic_topic)]
+    extra = np.bincount(domain, weights=per_leaf - 1, minlength=len(tax.domains))
+    k = np.arange(1, len(tax.domains) + 1)
+    np.testing.assert_allclose(extra / extra.sum(), k**-skew / (k**-skew).sum(), atol=0.01)
+    even = build_corpus(tax, 5_000, 16, np.random.default_rng(1))
+    np.testing.assert_array_equal(build_corpus(tax, 5_000, 16, np.random.default_rng(1), domain_skew=0.0).leaf,
+                                  even.leaf)
+    with pytest.raises(envs.ConfigError, match=r"catalogue_skew=-1\.0 must be >= 0"):
+        envs.make_world("default", catalogue_skew=-1)

@@ -338,7 +338,8 @@ def config_from_dict(raw: dict[str, Any]) -> RunConfig:
 def load_raw(path: str | Path) -> dict[str, Any]:
     """The raw dict of a TOML (or YAML) config file; a bare name looks in experiments/configs."""
     p = Path(path)
-    if not p.exists() and not p.suffix and (CONFIG_DIR / f"{p}.toml").exists():
+    # A folder of that name here (e.g. a run's output) must not hide a shipped config.
+    if not p.is_file() and not p.suffix and (CONFIG_DIR / f"{p}.toml").exists():
         p = CONFIG_DIR / f"{p}.toml"
     if not p.is_file():
         shipped = sorted(x.stem for x in CONFIG_DIR.glob("*.toml"))

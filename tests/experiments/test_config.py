@@ -72,3 +72,10 @@ def test_config_round_trips_through_its_dict() -> None:
     cfg = load_config("quickstart")
     again = config_from_dict(cfg.to_dict())
     assert again == cfg and again.fingerprint() == cfg.fingerprint()
+
+
+def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path, monkeypatch):
+    """`noveltygym paper --out paper` makes a folder ./paper before it loads the config 'paper'."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tiny").mkdir()
+    assert load_raw("tiny") == load_raw(CONFIG_DIR / "tiny.toml")

@@ -217,3 +217,14 @@ def test_the_movielens_preset_is_a_world() -> None:
     world = make_world("movielens", cluster_level="domain")
     assert world.config == PRESETS["movielens"].replace(cluster_level="domain")
     assert world.config.n_active_anchors > PRESETS["default"].n_active_anchors
+
+
+def test_the_calibration_table_marks_figures_within_the_tolerance() -> None:
+    from experiments.reallogs.calibration import FIGURES, TOLERANCE, comparison_table
+
+    real = dict.fromkeys(FIGURES, 10.0)
+    close = dict.fromkeys(FIGURES, 10.0 * (1 + TOLERANCE / 2)) | {"gini": 10.0 * (1 + 2 * TOLERANCE)}
+    lines = comparison_table(real, {"far": dict.fromkeys(FIGURES, 0.0), "close": close}, "close").splitlines()
+    assert lines[0].startswith("| figure | MovieLens (genres) | far | close | close within")
+    verdicts = {line.split(" | ")[0].strip("| "): line.rstrip(" |").rsplit(" | ", 1)[1] for line in lines[2:]}
+    assert verdicts == {f: "no" if f == "gini" else "yes" for f in FIGURES}

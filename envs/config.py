@@ -72,6 +72,13 @@ class WorldConfig:
     """How many targets each source subtopic (or topic) has: fewer = more predictable. 2 (issue
     12's prototype): with 3 active interests a user's latent ones then spread over about six
     candidate topics, so the last two clusters leave real uncertainty."""
+    journey_semantic_share: float | None = None
+    """Where journey targets come from. None (the default): among the 30 nearest other sources in
+    embedding space, as world v2 was calibrated. A share s in [0, 1]: each source's targets are,
+    with probability s, its nearest sources by the *words* of their descriptions (names and
+    keywords: what a reader of the descriptions could guess, ``envs.journeys.semantic_neighbours``),
+    else uniformly random other sources (idiosyncratic: only logs reveal them). The semantic part
+    is what a language model's world knowledge could know (issue 12, part 3)."""
     latent_fades: bool = False
     """Whether latent interests lose strength, like every other interest, each time the user
     engages with something else (then most fade before anyone finds them); False = they wait,
@@ -230,6 +237,10 @@ class WorldConfig:
         ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ConfigError(f"WorldConfig.{name}={getattr(self, name)!r} must lie in [0, 1]")
+        if self.journey_semantic_share is not None and not 0.0 <= self.journey_semantic_share <= 1.0:
+            raise ConfigError(
+                f"WorldConfig.journey_semantic_share={self.journey_semantic_share!r} must lie in [0, 1] or be None"
+            )
         if self.dynamics not in dynamics_names():
             raise ConfigError(
                 f"WorldConfig.dynamics={self.dynamics!r} is unknown; use one of {dynamics_names()} "

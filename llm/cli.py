@@ -132,7 +132,7 @@ def cmd_train(args) -> None:
     result = train_model(
         level,
         _logs(args, world),
-        world_texts(world),
+        world_texts(world, config.train.knowledge_fidelity, args.seed),
         args.out,
         config,
         seed=args.seed,

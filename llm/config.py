@@ -101,6 +101,10 @@ class TrainConfig:
     # examples, free exact match on the test histories (lowered to what fits its positions;
     # 0 skips the measurement).
     few_shot_examples: int = 5
+    # World knowledge in the pretraining text (llm.knowledge.journey_statements): the share of
+    # "<A> leads to <B>" statements that are true of the world's semantic journeys; 0 = as many
+    # statements, all random (no knowledge); None = none (the text before issue 12, part 3).
+    knowledge_fidelity: float | None = None
 
     @property
     def eval_generation(self) -> GenerationConfig:
@@ -120,6 +124,10 @@ class TrainConfig:
             raise ConfigError(f"TrainConfig.eval_temperature must be >= 0, got {self.eval_temperature!r}")
         if self.eval_top_p is not None and not 0 < self.eval_top_p <= 1:
             raise ConfigError(f"TrainConfig.eval_top_p must be in (0, 1] or None, got {self.eval_top_p!r}")
+        if self.knowledge_fidelity is not None and not 0.0 <= self.knowledge_fidelity <= 1.0:
+            raise ConfigError(
+                f"TrainConfig.knowledge_fidelity must be in [0, 1] or None, got {self.knowledge_fidelity!r}"
+            )
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ConfigError(f"TrainConfig.time_budget_s must be > 0 or None, got {self.time_budget_s!r}")
 

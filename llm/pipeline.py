@@ -33,6 +33,7 @@ from llm.descriptions import DescriptionsLike, HasDescriptions, as_descriptions,
 from llm.errors import ConfigError, MissingExtraError
 from llm.evaluation import evaluate, few_shot_examples, free_exact_match, greedy_hit_rate
 from llm.generation import ClusterLM
+from llm.knowledge import journey_statements
 from llm.models import build_default_model, load_model, save_model
 from llm.tokenization import PromptEncoder, build_word_tokenizer
 from llm.training import EarlyStopping, LoopSettings, text_examples, train_lm, transition_examples
@@ -63,12 +64,16 @@ def world_level(world: Any) -> HasDescriptions:
     return level if isinstance(level, HasDescriptions) else world.clusters.level(level)
 
 
-def world_texts(world: Any) -> list[str]:
-    """Corpus text to pretrain on and build the vocabulary from: item titles + every level's descriptions."""
+def world_texts(world: Any, knowledge_fidelity: float | None = None, seed: int = 0) -> list[str]:
+    """Corpus text to pretrain on and build the vocabulary from: item titles + every level's
+    descriptions, + the world's journey statements at ``knowledge_fidelity``
+    (``llm.knowledge``; None = none)."""
     texts = list(world.corpus.titles)
     for name in getattr(world.clusters, "levels", ()):
         texts += list(world.clusters.level(name).descriptions)
     texts += list(world_level(world).descriptions)
+    if knowledge_fidelity is not None:
+        texts += journey_statements(world, knowledge_fidelity, seed)
     return texts
 
 
@@ -265,8 +270,9 @@ def train_default_model(
     keep_pretrained: bool = False,
 ) -> TrainResult:
     """Train the embedded default model on ``world``'s text and ``logs`` at ``world.level``."""
-    return train_model(world_level(world), logs, world_texts(world), out_dir, config, seed, progress, verbose,
-                       keep_pretrained)
+    fidelity = (config or LLMConfig()).train.knowledge_fidelity
+    return train_model(world_level(world), logs, world_texts(world, fidelity, seed), out_dir, config, seed, progress,
+                       verbose, keep_pretrained)
 
 
 def few_shot_baseline(

@@ -182,3 +182,27 @@ def test_a_user_with_two_latent_interests_in_one_cluster_does_not_leak_into_the_
     c = ceiling(probe)
     assert abs(c.chance - 1 / (m - 2)) < 1e-9
     assert c.estimate < 1.5 * c.chance
+
+
+def test_semantic_share_draws_targets_from_the_words_or_at_random() -> None:
+    """journey_semantic_share: 1 = every source's targets are its nearest sources by the words of
+    the descriptions; 0 = distinct random other sources; in between, about that share of
+    sources; None keeps v2's embedding-nearest targets (the same tables as before the knob)."""
+    k = 2
+    semantic = journeys.semantic_neighbours(envs.make_world("default", journey_semantic_share=1.0))[:, :k]
+    names = envs.make_world("default").taxonomy.topics
+    investing = names.index("investing")
+    assert "cryptocurrency" in [names[t] for t in semantic[investing]]  # the words say so
+    tables = {s: journeys.targets(envs.make_world("default", journey_semantic_share=s)) for s in (1.0, 0.5, 0.0)}
+    np.testing.assert_array_equal(tables[1.0], semantic)
+    n = len(semantic)
+    for table in tables.values():
+        assert (table != np.arange(n)[:, None]).all() and (table[:, 0] != table[:, 1]).all()
+    share = (tables[0.5] == semantic).all(axis=1).mean()
+    assert 0.4 < share < 0.6
+    assert (tables[0.0] == semantic).all(axis=1).mean() < 0.05
+    default = envs.make_world("default")
+    assert default.config.journey_semantic_share is None
+    assert not (journeys.targets(default) == semantic).all(axis=1).all()
+    with pytest.raises(ConfigError, match=r"journey_semantic_share=1\.5 must lie in \[0, 1\]"):
+        envs.make_world("default", journey_semantic_share=1.5)

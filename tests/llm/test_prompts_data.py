@@ -138,3 +138,29 @@ def test_bad_config():
         build_sft_data(rule_logs(50), M, split=(0.5, 0.5, 0.5))
     with pytest.raises(ConfigError, match="cap_per_target"):
         build_sft_data(rule_logs(50), M, cap_per_target=0)
+
+
+def test_journey_statements_say_the_semantic_journeys_at_their_fidelity() -> None:
+    """llm.knowledge: fidelity 1 states each source's semantic neighbours; 0 as many statements
+    naming random other sources (no knowledge); the same for a seed; out of range refused."""
+    import numpy as np
+    import pytest
+
+    import envs
+    from envs import journeys
+    from llm.knowledge import journey_statements
+    from llm.pipeline import world_texts
+
+    world = envs.make_world("default", journey_semantic_share=1.0)
+    names, k = world.taxonomy.topics, world.config.journeys_per_source
+    truth = {f"{names[a]} leads to {names[b]}" for a, row in enumerate(journeys.semantic_neighbours(world)[:, :k])
+             for b in row}
+    full, none = journey_statements(world, 1.0), journey_statements(world, 0.0)
+    assert set(full) == truth and len(full) == len(none) == len(names) * k
+    assert np.mean([s in truth for s in none]) < 0.05
+    assert all(s.split(" leads to ")[0] != s.split(" leads to ")[1] for s in none)
+    half = journey_statements(world, 0.5, seed=3)
+    assert half == journey_statements(world, 0.5, seed=3) and 0.35 < np.mean([s in truth for s in half]) < 0.65
+    with pytest.raises(ValueError, match="fidelity"):
+        journey_statements(world, 1.2)
+    assert world_texts(world)[-1] != full[-1] and world_texts(world, 1.0)[-len(full):] == full

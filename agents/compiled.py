@@ -127,7 +127,7 @@ def top_k_members(
 
 
 def cluster_top_k(
-    table: np.ndarray, clusters: np.ndarray, item_term: np.ndarray, noisy: bool, k: int,
+    table: np.ndarray, lengths: np.ndarray, clusters: np.ndarray, item_term: np.ndarray, noisy: bool, k: int,
     exclude: np.ndarray | None, item_cluster: np.ndarray, rng: np.random.Generator,
 ) -> np.ndarray:
     """``top_k_members(table[clusters], scores, k, exclude)`` for scores that are a per-item
@@ -135,9 +135,10 @@ def cluster_top_k(
     policies' ``additive_scores``), in one pass per chunk of users: the chunk's uniforms are
     drawn there (``RowDraws``: the numbers of the reference's one call), turned into noise by
     the reference's numpy expression, then scored and ranked by the kernel, reading members
-    from the (M, P) table. The (B, P) members and scores the reference builds are never made."""
+    from the (M, P) table, whose layout ``lengths`` gives (``agents.sampling.valid_prefix``,
+    computed once per table by its owner). The (B, P) members and scores the reference builds
+    are never made."""
     b, p = len(clusters), table.shape[1]
-    lengths = valid_prefix(table)
     dtype = np.result_type(item_term.dtype, np.float32) if noisy else item_term.dtype
     term = np.ascontiguousarray(item_term)
     if not noisy:
@@ -148,16 +149,6 @@ def cluster_top_k(
                    prepare=lambda lo, hi: gumbel_in_place(draws.rows(lo, hi), negate=False), negated=True)
 
 
-def valid_prefix(table: np.ndarray) -> np.ndarray:
-    """(M,) for each row of a members table, how many valid members (>= 0) it starts with,
-    where padding (-1) fills the rest of the row, as ``padded_members`` lays clusters out; -1
-    for a row with padding between members."""
-    valid = table >= 0
-    lengths = valid.sum(axis=1)
-    prefix = np.arange(table.shape[1])[None, :] < lengths[:, None]
-    return np.where((valid == prefix).all(axis=1), lengths, -1).astype(np.int64)
-
-
 def _ranked(
     table: np.ndarray, row_of: np.ndarray, scores: np.ndarray, item_term: np.ndarray, dtype: np.dtype, k: int,
     exclude: np.ndarray | None, item_cluster: np.ndarray | None, lengths: np.ndarray,
@@ -165,8 +156,8 @@ def _ranked(
 ) -> np.ndarray:
     """The k best members of each row (see ``kernels.top_k_rows``), scored in ``dtype``;
     ``prepare(lo, hi)`` first fills the chunk's rows of ``scores`` (on the chunk's thread);
-    ``negated``: ``scores`` hold the noise's negation; ``lengths``: ``valid_prefix(table)``, or
-    empty where unknown (the kernel then tests every member for padding)."""
+    ``negated``: ``scores`` hold the noise's negation; ``lengths``: ``sampling.valid_prefix(table)``,
+    or empty where unknown (the kernel then tests every member for padding)."""
     b = len(row_of)
     ex = np.ascontiguousarray(exclude) if exclude is not None and exclude.size else np.zeros((b, 0), table.dtype)
     by_cluster = np.zeros(0, dtype=np.int64) if item_cluster is None else item_cluster

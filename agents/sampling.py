@@ -139,6 +139,16 @@ def padded_members(level: ClusterLevel) -> np.ndarray:
     return out
 
 
+def valid_prefix(table: np.ndarray) -> np.ndarray:
+    """(M,) for each row of a members table, how many valid members (>= 0) it starts with,
+    where padding (-1) fills the rest of the row, as ``padded_members`` lays clusters out; -1
+    for a row with padding between members."""
+    valid = table >= 0
+    lengths = valid.sum(axis=1)
+    prefix = np.arange(table.shape[1])[None, :] < lengths[:, None]
+    return np.where((valid == prefix).all(axis=1), lengths, -1).astype(np.int64)
+
+
 def spread_within_groups(groups: np.ndarray, u: np.ndarray, offset: np.ndarray) -> np.ndarray:
     """(B, n) uniforms on [0, 1) that keep draws of one group apart (systematic sampling).
 

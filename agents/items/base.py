@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 from agents import compiled
-from agents.sampling import ClusterItems, padded_members, top_k_members
+from agents.sampling import ClusterItems, padded_members, top_k_members, valid_prefix
 from agents.types import Obs
 from envs.world import World
 
@@ -27,6 +27,7 @@ class ItemPolicy(ABC):
         self.world = world
         self.cluster_items = ClusterItems(world.level)
         self.members = padded_members(world.level)  # (M, P)
+        self.member_lengths = valid_prefix(self.members)  # (M,) its layout, for the compiled ranking
         self.backend = world.backend  # see agents.compiled
 
     @abstractmethod
@@ -48,7 +49,7 @@ class ItemPolicy(ABC):
         additive = self.additive_scores() if compiled.enabled(self.backend) else None
         if additive is not None:
             term, noisy = additive
-            return compiled.cluster_top_k(self.members, clusters, term, noisy, k, obs["items"],
+            return compiled.cluster_top_k(self.members, self.member_lengths, clusters, term, noisy, k, obs["items"],
                                           self.world.level.item_cluster, rng)
         members = np.take(self.members, clusters, axis=0)  # (B, P)
         scores = self.scores(obs, clusters, members, rng)

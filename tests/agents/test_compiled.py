@@ -112,14 +112,15 @@ def test_cluster_top_k_on_any_table_layout() -> None:
     """The fused pass ranks as the reference on tables whose rows are valid members then
     padding (its one-pass path), have padding between members, or hold no member, with item
     terms that tie or are -inf, with and without noise, k = 1 and 3."""
-    from agents.sampling import gumbel
+    from agents.sampling import gumbel, valid_prefix
 
     rng = np.random.default_rng(5)
     table = np.stack([rng.permutation(40)[:12] for _ in range(6)])
     table[1, 7:] = -1  # a short cluster
     table[2, [3, 8]] = -1  # padding between members
     table[3] = -1  # no member
-    assert compiled.valid_prefix(table).tolist() == [12, 7, -1, 0, 12, 12]
+    lengths = valid_prefix(table)
+    assert lengths.tolist() == [12, 7, -1, 0, 12, 12]
     term = np.round(0.5 * rng.normal(size=40), 0).astype(np.float32)  # mostly -1, 0, 1: ties at the top
     term[rng.integers(0, 40, 8)] = -np.inf
     term[table[5]] = -np.inf  # a row whose every member scores -inf
@@ -130,7 +131,7 @@ def test_cluster_top_k_on_any_table_layout() -> None:
             rng_a, rng_b = np.random.default_rng(k), np.random.default_rng(k)
             scores = term[np.maximum(members, 0)] + (gumbel(rng_a, members.shape) if noisy else 0)
             expected = top_k_members(members, scores, k)
-            got = compiled.cluster_top_k(table, clusters, term, noisy, k, None, np.zeros(0, np.int64), rng_b)
+            got = compiled.cluster_top_k(table, lengths, clusters, term, noisy, k, None, np.zeros(0, np.int64), rng_b)
             assert np.array_equal(got, expected), f"noisy={noisy}, k={k}"
 
 

@@ -25,6 +25,8 @@ def _add_level(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("cluster level")
     g.add_argument("--world", default="default", help="envs preset whose clusters to use (default: default)")
     g.add_argument("--world-seed", type=int, default=0, help="seed of the world (default: 0)")
+    g.add_argument("--journey-semantic-share", type=float, default=None,
+                   help="share of journeys that follow the descriptions' words (WorldConfig; default: the preset's)")
     g.add_argument("--level", default=None, help="level name or K (default: the world's level)")
     g.add_argument(
         "--descriptions",
@@ -69,7 +71,9 @@ def _add_data(p: argparse.ArgumentParser) -> None:
 def _world(args):
     import envs
 
-    return envs.make_world(args.world, seed=args.world_seed)
+    share = getattr(args, "journey_semantic_share", None)
+    overrides = {} if share is None else {"journey_semantic_share": share}
+    return envs.make_world(args.world, seed=args.world_seed, **overrides)
 
 
 def _level(args) -> Any:
@@ -109,7 +113,7 @@ def cmd_data(args) -> None:
 
 
 def cmd_train(args) -> None:
-    from llm.pipeline import train_model, world_level, world_texts
+    from llm.pipeline import replayed_knowledge, train_model, world_level, world_texts
 
     t = TrainConfig()
     config = LLMConfig(
@@ -125,19 +129,23 @@ def cmd_train(args) -> None:
             time_budget_s=args.time_budget,
             num_threads=args.threads,
             warmup_steps=t.warmup_steps,
+            knowledge_fidelity=args.knowledge_fidelity,
+            knowledge_replay=args.knowledge_replay,
         ),
     )
     world = _world(args)
     level = world.clusters.level(args.level) if args.level is not None else world_level(world)
+    knowledge = replayed_knowledge(world, config, args.seed) if level is world_level(world) else None
     result = train_model(
         level,
         _logs(args, world),
-        world_texts(world, config.train.knowledge_fidelity, args.seed),
+        world_texts(world, config, args.seed),
         args.out,
         config,
         seed=args.seed,
         progress=True,
         verbose=True,
+        knowledge=knowledge,
     )
     print("free exact-match vs fine-tuning steps:", result.curve)
     print(f"saved {result.model_dir}")
@@ -209,6 +217,10 @@ def build_parser(prog: str = "python -m llm") -> argparse.ArgumentParser:
     p.add_argument("--eval-every", type=int, default=t.eval_every, help="steps between exact-match points")
     p.add_argument("--time-budget", type=float, default=None, help="stop fine-tuning after this many seconds")
     p.add_argument("--threads", type=int, default=t.num_threads)
+    p.add_argument("--knowledge-fidelity", type=float, default=None,
+                   help="add the world's journey knowledge, this share of it true (default: none; llm.knowledge)")
+    p.add_argument("--knowledge-replay", type=float, default=t.knowledge_replay,
+                   help="share of fine-tuning batches that replay the knowledge")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/llm/default"), help="model folder")
     p.set_defaults(func=cmd_train)

@@ -101,10 +101,20 @@ class TrainConfig:
     # examples, free exact match on the test histories (lowered to what fits its positions;
     # 0 skips the measurement).
     few_shot_examples: int = 5
-    # World knowledge in the pretraining text (llm.knowledge.journey_statements): the share of
-    # "<A> leads to <B>" statements that are true of the world's semantic journeys; 0 = as many
-    # statements, all random (no knowledge); None = none (the text before issue 12, part 3).
+    # World knowledge in the pretraining text (llm.knowledge): the share of (A leads to B) pairs
+    # that are true of the world's semantic journeys; 0 = as many pairs, all random (no
+    # knowledge); None = none (the text before issue 12, part 3).
     knowledge_fidelity: float | None = None
+    # How the pairs are written: "prompt" = in the prompt template the model is asked in, each
+    # pair in knowledge_contexts random histories (a model this small does not carry prose over to
+    # the prompt's form); "sentence" = "<A> leads to <B>" once per pair.
+    knowledge_form: str = "prompt"
+    knowledge_contexts: int = 16
+    # Share of every fine-tuning batch drawn from the knowledge (prompt form) instead of the logs.
+    # Fine-tuning on logs alone overwrites what pretraining put in (a model pretrained to name a
+    # stated neighbour for half of random histories does so for an eighth after fine-tuning);
+    # replaying it keeps it. 0 = logs only; no effect without a knowledge_fidelity.
+    knowledge_replay: float = 0.3
 
     @property
     def eval_generation(self) -> GenerationConfig:
@@ -128,6 +138,16 @@ class TrainConfig:
             raise ConfigError(
                 f"TrainConfig.knowledge_fidelity must be in [0, 1] or None, got {self.knowledge_fidelity!r}"
             )
+        if self.knowledge_form not in ("prompt", "sentence"):
+            raise ConfigError(
+                f"TrainConfig.knowledge_form must be 'prompt' or 'sentence', got {self.knowledge_form!r}"
+            )
+        if not isinstance(self.knowledge_contexts, int) or self.knowledge_contexts < 1:
+            raise ConfigError(
+                f"TrainConfig.knowledge_contexts must be a positive integer, got {self.knowledge_contexts!r}"
+            )
+        if not 0.0 <= self.knowledge_replay < 1.0:
+            raise ConfigError(f"TrainConfig.knowledge_replay must be in [0, 1), got {self.knowledge_replay!r}")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ConfigError(f"TrainConfig.time_budget_s must be > 0 or None, got {self.time_budget_s!r}")
 

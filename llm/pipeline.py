@@ -28,12 +28,12 @@ import torch
 
 from llm import prompts
 from llm.config import GenerationConfig, LLMConfig, TrainConfig
-from llm.data import SFTData, build_sft_data
+from llm.data import SFTData, Transitions, build_sft_data
 from llm.descriptions import DescriptionsLike, HasDescriptions, as_descriptions, descriptions_sha
 from llm.errors import ConfigError, MissingExtraError
 from llm.evaluation import evaluate, few_shot_examples, free_exact_match, greedy_hit_rate
 from llm.generation import ClusterLM
-from llm.knowledge import journey_statements
+from llm.knowledge import journey_statements, knowledge_transitions
 from llm.models import build_default_model, load_model, save_model
 from llm.tokenization import PromptEncoder, build_word_tokenizer
 from llm.training import EarlyStopping, LoopSettings, text_examples, train_lm, transition_examples
@@ -64,16 +64,19 @@ def world_level(world: Any) -> HasDescriptions:
     return level if isinstance(level, HasDescriptions) else world.clusters.level(level)
 
 
-def world_texts(world: Any, knowledge_fidelity: float | None = None, seed: int = 0) -> list[str]:
+def world_texts(world: Any, config: LLMConfig | None = None, seed: int = 0) -> list[str]:
     """Corpus text to pretrain on and build the vocabulary from: item titles + every level's
-    descriptions, + the world's journey statements at ``knowledge_fidelity``
-    (``llm.knowledge``; None = none)."""
+    descriptions, + the world's journey knowledge as ``config.train`` asks (``llm.knowledge``;
+    none when its ``knowledge_fidelity`` is None)."""
+    tc = (config or LLMConfig()).train
     texts = list(world.corpus.titles)
     for name in getattr(world.clusters, "levels", ()):
         texts += list(world.clusters.level(name).descriptions)
     texts += list(world_level(world).descriptions)
-    if knowledge_fidelity is not None:
-        texts += journey_statements(world, knowledge_fidelity, seed)
+    if tc.knowledge_fidelity is not None:
+        context_length = (config or LLMConfig()).data.context_length
+        texts += journey_statements(world, tc.knowledge_fidelity, seed, tc.knowledge_form,  # type: ignore[arg-type]
+                                    tc.knowledge_contexts, context_length)
     return texts
 
 
@@ -92,9 +95,14 @@ def fine_tune(
     config: TrainConfig,
     seed: int = 0,
     progress: bool = False,
+    knowledge: Transitions | None = None,
 ) -> tuple[ClusterLM, list[tuple[int, float]], float, dict[str, Any]]:
     """Fine-tune ``model`` on ``data.train`` in place; return (lm, exact-match curve, seconds,
     model selection).
+
+    With ``knowledge`` (world knowledge as examples, ``llm.knowledge.knowledge_transitions``),
+    a share ``config.knowledge_replay`` of every batch replays it so that fine-tuning does not
+    overwrite it.
 
     The curve is free exact-match on a fixed sample of validation histories every
     ``config.eval_every`` steps; the seconds exclude those measurements. With
@@ -127,11 +135,20 @@ def fine_tune(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     settings = LoopSettings(config.sft_steps, config.batch_size, config.lr, config.weight_decay,
                             config.warmup_steps, config.eval_every, config.time_budget_s)
+    examples, weights = transition_examples(lm.encoder, data.train), None
+    if knowledge is not None and config.knowledge_replay:
+        examples, weights = _with_replay(examples, transition_examples(lm.encoder, knowledge), config.knowledge_replay)
     t0 = time.perf_counter()
-    curve = train_lm(model, transition_examples(lm.encoder, data.train), pad, settings, seed=seed,
-                     on_eval=curve_point, progress=progress, desc="fine-tune", early_stopping=stopping)
+    curve = train_lm(model, examples, pad, settings, seed=seed, on_eval=curve_point, progress=progress,
+                     desc="fine-tune", early_stopping=stopping, weights=weights)
     selection = {} if stopping is None else {"hit_rate_curve": stopping.trace, "best_step": stopping.best_step}
     return lm, curve, time.perf_counter() - t0 - eval_seconds, selection
+
+
+def _with_replay(logged: list, replayed: list, share: float) -> tuple[list, list[float]]:
+    """Both example lists, and per-example weights that give ``replayed`` a ``share`` of the draws."""
+    weights = [(1.0 - share) / len(logged)] * len(logged) + [share / len(replayed)] * len(replayed)
+    return logged + replayed, weights
 
 
 def _finish(lm: ClusterLM, data: SFTData, config: LLMConfig, out_dir: str | Path, seed: int,
@@ -169,11 +186,13 @@ def train_model(
     progress: bool = False,
     verbose: bool = False,
     keep_pretrained: bool = False,
+    knowledge: Transitions | None = None,
 ) -> TrainResult:
     """Train the embedded default model from ``level``, ``logs`` and pretraining ``texts``.
 
     ``keep_pretrained`` also saves the merely pretrained model in ``out_dir/pretrained``: the
-    few-shot baseline the paper compares fine-tuning against.
+    few-shot baseline the paper compares fine-tuning against. ``knowledge`` is replayed during
+    fine-tuning (see :func:`fine_tune`).
     """
     config = config or LLMConfig()
     torch.set_num_threads(config.train.num_threads)
@@ -194,7 +213,7 @@ def train_model(
         save_model(model, tokenizer, Path(out_dir) / PRETRAINED_DIR, metadata={"kind": "pretrained", "seed": seed})
     few_shot = _few_shot_metrics(model, tokenizer, descriptions, data, config, seed)
 
-    lm, curve, sft_seconds, selection = fine_tune(model, tokenizer, descriptions, data, tc, seed, progress)
+    lm, curve, sft_seconds, selection = fine_tune(model, tokenizer, descriptions, data, tc, seed, progress, knowledge)
     return _finish(lm, data, config, out_dir, seed, curve, pretrain_seconds, sft_seconds,
                    {"kind": "default", **few_shot, **selection}, verbose)
 
@@ -269,10 +288,21 @@ def train_default_model(
     verbose: bool = False,
     keep_pretrained: bool = False,
 ) -> TrainResult:
-    """Train the embedded default model on ``world``'s text and ``logs`` at ``world.level``."""
-    fidelity = (config or LLMConfig()).train.knowledge_fidelity
-    return train_model(world_level(world), logs, world_texts(world, fidelity, seed), out_dir, config, seed, progress,
-                       verbose, keep_pretrained)
+    """Train the embedded default model on ``world``'s text and ``logs`` at ``world.level``
+    (with the world's journey knowledge as ``config.train`` asks)."""
+    return train_model(world_level(world), logs, world_texts(world, config, seed), out_dir, config, seed, progress,
+                       verbose, keep_pretrained, replayed_knowledge(world, config, seed))
+
+
+def replayed_knowledge(world: Any, config: LLMConfig | None = None, seed: int = 0) -> Transitions | None:
+    """The world's journey knowledge as fine-tuning examples when ``config.train`` asks for
+    knowledge and replays it (``knowledge_fidelity`` set, ``knowledge_replay`` > 0), else None."""
+    config = config or LLMConfig()
+    tc = config.train
+    if tc.knowledge_fidelity is None or not tc.knowledge_replay:
+        return None
+    return knowledge_transitions(world, tc.knowledge_fidelity, seed, tc.knowledge_contexts,
+                                 config.data.context_length)
 
 
 def few_shot_baseline(
@@ -318,6 +348,7 @@ __all__ = [
     "few_shot_fit",
     "fine_tune",
     "fine_tune_model",
+    "replayed_knowledge",
     "train_default_model",
     "train_model",
     "world_level",

@@ -117,10 +117,12 @@ def train_lm(
     progress: bool = False,
     desc: str = "train",
     early_stopping: EarlyStopping | None = None,
+    weights: Sequence[float] | None = None,
 ) -> list[tuple[int, float]]:
     """Train ``model`` in place; return [(step, hook value)] (the hook also runs at step 0 and at the end).
     With ``early_stopping`` (evaluated at the same steps) training may stop early and ends with
-    the best weights.
+    the best weights. ``weights`` (one per example) draws batches in proportion to them instead
+    of uniformly (how fine-tuning mixes in a share of replayed knowledge).
 
     Deterministic for a given seed and thread count: batches come from a seeded generator and
     the model has no dropout.
@@ -129,6 +131,9 @@ def train_lm(
         raise ConfigError(f"no examples to {desc} on; check the data (empty train split?)")
     ids, mask, labels = pad_examples(examples, pad_id, model.config.max_position_embeddings)
     gen = torch.Generator().manual_seed(seed)
+    if weights is not None and len(weights) != len(examples):
+        raise ConfigError(f"{len(weights)} weights for {len(examples)} examples; give one per example")
+    p = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _lr_factor(s, settings))
     curve: list[tuple[int, float]] = []
@@ -148,7 +153,10 @@ def train_lm(
     step = 0
     bar = tqdm(total=settings.steps, disable=not progress, desc=desc, unit="step")
     while step < settings.steps:
-        batch = torch.randint(len(examples), (settings.batch_size,), generator=gen)
+        if p is None:
+            batch = torch.randint(len(examples), (settings.batch_size,), generator=gen)
+        else:
+            batch = torch.multinomial(p, settings.batch_size, replacement=True, generator=gen)
         width = int(mask[batch].sum(dim=1).max())  # trim columns that are padding for the whole batch
         out = model(
             input_ids=ids[batch, :width], attention_mask=mask[batch, :width], labels=labels[batch, :width]

@@ -149,7 +149,6 @@ def test_journey_statements_say_the_semantic_journeys_at_their_fidelity() -> Non
     import envs
     from envs import journeys
     from llm.knowledge import journey_statements
-    from llm.pipeline import world_texts
 
     world = envs.make_world("default", journey_semantic_share=1.0)
     names, k = world.taxonomy.topics, world.config.journeys_per_source
@@ -163,4 +162,35 @@ def test_journey_statements_say_the_semantic_journeys_at_their_fidelity() -> Non
     assert half == journey_statements(world, 0.5, seed=3) and 0.35 < np.mean([s in truth for s in half]) < 0.65
     with pytest.raises(ValueError, match="fidelity"):
         journey_statements(world, 1.2)
-    assert world_texts(world)[-1] != full[-1] and world_texts(world, 1.0)[-len(full):] == full
+
+
+def test_prompt_form_knowledge_is_the_sentences_in_the_prompt_template() -> None:
+    """The prompt form writes every (source, target) pair of the sentence form, with the same
+    fidelity, as prompt + answer with the source somewhere in a history of L clusters, each pair
+    ``contexts`` times; world_texts appends it only when a fidelity is set; a cluster level other
+    than the journey level is refused with the fix."""
+    import pytest
+
+    import envs
+    from llm import prompts
+    from llm.config import LLMConfig
+    from llm.errors import ConfigError
+    from llm.knowledge import journey_statements
+    from llm.pipeline import world_texts
+
+    world = envs.make_world("default", journey_semantic_share=1.0)
+    names = set(world.taxonomy.topics)
+    sentences = journey_statements(world, 0.7, seed=2)
+    lines = journey_statements(world, 0.7, seed=2, form="prompt", contexts=3, context_length=3)
+    assert len(lines) == 3 * len(sentences)
+    for i, line in enumerate(lines):
+        head, target = line.split(prompts.ANSWER_MARK + " ")
+        history = head.split(prompts.HISTORY_SEPARATOR)
+        source, said = sentences[i // 3].split(" leads to ")
+        assert len(history) == 3 and set(history) <= names and source in history and target == said
+        assert line + prompts.END_MARK == prompts.example(history, target)
+    config = LLMConfig.from_dict({"train": {"knowledge_fidelity": 1.0, "knowledge_contexts": 2}})
+    plain, known = world_texts(world), world_texts(world, config)
+    assert known[: len(plain)] == plain and len(known) == len(plain) + 2 * len(sentences)
+    with pytest.raises(ConfigError, match="journey_level"):
+        journey_statements(envs.make_world("default", cluster_level="subtopic"), 1.0, form="prompt")

@@ -1,6 +1,7 @@
 import numpy as np
 
 from llm.config import GenerationConfig
+from llm.data import Transitions
 from llm.evaluation import evaluate
 from llm.models import read_metadata
 from tests.llm.conftest import DESCRIPTIONS, M, rule
@@ -119,3 +120,63 @@ def test_lora_needs_its_extra(trained, tmp_path):
         pytest.skip("peft is installed; the missing-extra path cannot be exercised")
     with pytest.raises(MissingExtraError, match=r"noveltygym\[lora\]"):
         fine_tune_model(trained.model_dir, DESCRIPTIONS, rule_logs(200), tmp_path / "x", lora_rank=4)
+
+
+def test_replayed_knowledge_teaches_what_the_logs_never_show(tmp_path):
+    """Logs show the rule only after the first half of the clusters; knowledge replayed during
+    fine-tuning states it after the second half. With replay the model answers the rule where
+    only the knowledge said it; without, it cannot (a permutation is not guessable)."""
+    from dataclasses import replace
+
+    from llm.data import Transitions
+    from llm.generation import ClusterLM
+    from llm.pipeline import train_model
+    from tests.llm.conftest import TINY, rule_logs
+
+    logs = rule_logs(4000)
+    second = logs.groupby("user")["cluster"].transform(lambda c: c.iloc[1]) < M // 2
+    logs = logs[second]
+    rng = np.random.default_rng(0)
+    last = rng.integers(M // 2, M, 2000)
+    first = (last + rng.integers(1, M, 2000)) % M
+    keep = (rule(last) != first) & (rule(last) != last)
+    knowledge = Transitions(np.stack([first, last], axis=1)[keep], rule(last)[keep])
+    probe = np.stack([(np.arange(M // 2, M) + 3) % M, np.arange(M // 2, M)], axis=1)
+    probe = probe[(rule(probe[:, 1]) != probe[:, 0])]
+
+    def follows_rule(share: float, folder: str) -> float:
+        cfg = replace(TINY, train=replace(TINY.train, knowledge_fidelity=1.0, knowledge_replay=share, patience=0))
+        result = train_model(DESCRIPTIONS, logs, ["red fox"], tmp_path / folder, cfg, seed=0,
+                             knowledge=knowledge if share else None)
+        lm = ClusterLM.load(result.model_dir, DESCRIPTIONS, num_threads=1)
+        answers = lm.constrained(probe, GenerationConfig(temperature=0))[:, 0]
+        return float((answers == rule(probe[:, 1])).mean())
+
+    assert follows_rule(0.3, "replay") > 0.8
+    assert follows_rule(0.0, "logs-only") < 0.3
+
+
+def test_batch_weights_decide_which_examples_train():
+    """train_lm draws batches in proportion to ``weights``: examples of weight 0 never train
+    (the model learns the rule, not the contradicting examples), and a weight per example is
+    required."""
+    import pytest
+
+    from llm.errors import ConfigError
+    from llm.generation import ClusterLM
+    from llm.models import build_default_model
+    from llm.tokenization import build_word_tokenizer
+    from llm.training import LoopSettings, train_lm, transition_examples
+    from tests.llm.conftest import TINY
+
+    tokenizer = build_word_tokenizer(DESCRIPTIONS)
+    lm = ClusterLM(build_default_model(tokenizer, TINY.model, 0), tokenizer, DESCRIPTIONS, num_threads=1)
+    histories = np.stack([np.arange(M), (np.arange(M) + 1) % M], axis=1)
+    right = transition_examples(lm.encoder, Transitions(histories, rule(histories[:, 1])))
+    wrong = transition_examples(lm.encoder, Transitions(histories, (rule(histories[:, 1]) + 1) % M))
+    settings = LoopSettings(steps=150, batch_size=32, lr=1e-2, warmup_steps=10)
+    train_lm(lm.model, right + wrong, lm.tokenizer.pad_token_id, settings, weights=[1.0] * M + [0.0] * M)
+    answers = lm.constrained(histories, GenerationConfig(temperature=0, exclude_history=False))[:, 0]
+    assert (answers == rule(histories[:, 1])).mean() > 0.9
+    with pytest.raises(ConfigError, match="one per example"):
+        train_lm(lm.model, right, lm.tokenizer.pad_token_id, settings, weights=[1.0])

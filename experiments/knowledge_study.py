@@ -189,9 +189,9 @@ def plot(summary: dict[str, Any], out: Path, title: str) -> Path:
         ax.axhline(100 * first[key]["all"]["mean"], color=style[0], ls=style[1:], lw=1,
                    label=f"{key} (fidelity {first_fidelity})" if key == "text alone" else key)
     ax.set_xticks(np.arange(len(parts)), [f"histories {p}" for p in parts])
-    ax.set(ylabel="top-1 hit rate on fresh users (%)", title=title)
+    ax.set(ylabel="top-1 hit rate on fresh users (%)", title=title, ylim=(0, 150 * first["ceiling"]["all"]["mean"]))
     ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="upper left", ncol=2)
     return _save(fig, out)
 
 

@@ -51,8 +51,10 @@ def run_paper(out: Path | None = None, quick: bool = False, workers: int = 2, re
             args = (grid, 1, [*extra, "eval.n_users=200", "eval.n_steps=10"])
         else:
             args = (grid, seeds, extra)
+        # One cache for all studies: a model whose config two studies share (study 2's is every
+        # study's base cell) is trained once, not once per study.
         sweeps[key] = run_sweep("paper", *args, out=root / key, workers=workers, backend="local",
-                                resume=resume or (root / key).exists(), progress=progress)
+                                resume=resume or (root / key).exists(), progress=progress, cache=root / "cache")
     return write_paper_report(root, sweeps, quick)
 
 

@@ -118,7 +118,10 @@ def run_sweep(
     resume: bool = False,
     progress: bool = True,
     ray_address: str | None = None,
+    cache: str | Path | None = None,
 ) -> Path:
+    """Run every trial of the grid (see the module docstring); ``cache`` is the folder of logs,
+    models and tables the trials share (default: the sweep's own ``cache``)."""
     base = apply_overrides(load_raw(config), overrides or [])
     cfg = config_from_dict(base)
     grid = parse_grid(grid_items)
@@ -132,7 +135,7 @@ def run_sweep(
     todo = [t for t in trials if not (results / f"{t.trial_id}.json").exists()]
     log.info("sweep: %d trials (%d cells x %d seeds), %d to run, %d workers (%s)",
              len(trials), len(trials) // seeds, seeds, len(todo), workers, backend)
-    cache = str(out_dir / "cache")
+    cache = str(cache if cache is not None else out_dir / "cache")
     bar = tqdm(total=len(todo), desc="sweep", disable=not progress, unit="trial")
 
     def finished(trial: Trial, summary: dict[str, Any]) -> None:

@@ -61,3 +61,6 @@ def test_paper_quick_runs_every_study(tmp_path: Path) -> None:
         assert title in text
     few_shot = next(line for line in text.splitlines() if line.startswith("- few-shot (pretrained only)"))
     assert "n/a" not in few_shot  # study 1 compares fine-tuning with a measured few-shot baseline
+    # The studies share one cache: a model per distinct config (llm.seed 0 at L = 2, balanced, is
+    # every study's base cell; llm.seed 1, L = 1, L = 3, unbalanced), not one per study and cell.
+    assert len(list((out / "cache" / "llm").glob("*/model"))) == 5

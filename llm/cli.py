@@ -131,6 +131,7 @@ def cmd_train(args) -> None:
             warmup_steps=t.warmup_steps,
             knowledge_fidelity=args.knowledge_fidelity,
             knowledge_replay=args.knowledge_replay,
+            log_pairs_share=args.log_pairs_share,
         ),
     )
     world = _world(args)
@@ -221,6 +222,8 @@ def build_parser(prog: str = "python -m llm") -> argparse.ArgumentParser:
                    help="add the world's journey knowledge, this share of it true (default: none; llm.knowledge)")
     p.add_argument("--knowledge-replay", type=float, default=t.knowledge_replay,
                    help="share of fine-tuning batches that replay the knowledge")
+    p.add_argument("--log-pairs-share", type=float, default=t.log_pairs_share,
+                   help="share of fine-tuning batches of single (history cluster, target) pairs in random histories")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, default=Path("runs/llm/default"), help="model folder")
     p.set_defaults(func=cmd_train)

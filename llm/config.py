@@ -115,6 +115,12 @@ class TrainConfig:
     # stated neighbour for half of random histories does so for an eighth after fine-tuning);
     # replaying it keeps it. 0 = logs only; no effect without a knowledge_fidelity.
     knowledge_replay: float = 0.3
+    # Share of every fine-tuning batch drawn from the training examples' single (history cluster,
+    # target) pairs, each in knowledge_contexts random histories (llm.data.in_random_contexts): the
+    # count selector's assumption that one cluster of the history carries the journey, given to
+    # the model as data. Thin logs show most two-cluster histories never, and a model that learns
+    # each history on its own cannot use the evidence its clusters carry elsewhere. 0 = off.
+    log_pairs_share: float = 0.0
 
     @property
     def eval_generation(self) -> GenerationConfig:
@@ -148,6 +154,13 @@ class TrainConfig:
             )
         if not 0.0 <= self.knowledge_replay < 1.0:
             raise ConfigError(f"TrainConfig.knowledge_replay must be in [0, 1), got {self.knowledge_replay!r}")
+        replay = self.knowledge_replay if self.knowledge_fidelity is not None else 0.0
+        if not 0.0 <= self.log_pairs_share < 1.0 - replay:
+            raise ConfigError(
+                f"TrainConfig.log_pairs_share={self.log_pairs_share!r} must be in [0, 1) and leave the logged "
+                f"examples a share of every batch (knowledge_replay + log_pairs_share < 1 with knowledge, "
+                f"knowledge_replay={self.knowledge_replay!r})"
+            )
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise ConfigError(f"TrainConfig.time_budget_s must be > 0 or None, got {self.time_budget_s!r}")
 

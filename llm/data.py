@@ -293,6 +293,27 @@ def split_by_history(
     return tuple(Transitions(t.histories[part == p], t.targets[part == p]) for p in range(3))  # type: ignore[return-value]
 
 
+def in_random_contexts(pairs: np.ndarray, n_clusters: int, contexts: int, context_length: int,
+                       rng: np.random.Generator) -> Transitions:
+    """(source, target) pairs as examples: each pair ``contexts`` times, the source at a random
+    position of a history of ``context_length`` uniformly random clusters, the target as the
+    answer. Teaches that one cluster of a history can carry the journey wherever it stands
+    (``llm.knowledge`` and ``TrainConfig.log_pairs_share`` use it)."""
+    if contexts < 1 or context_length < 1:
+        raise DataError(f"contexts={contexts!r} and context_length={context_length!r} must be >= 1")
+    rows = np.repeat(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), contexts, axis=0)
+    histories = rng.integers(0, n_clusters, size=(len(rows), context_length))
+    histories[np.arange(len(rows)), rng.integers(0, context_length, size=len(rows))] = rows[:, 0]
+    return Transitions(histories.astype(np.int64), rows[:, 1].copy())
+
+
+def history_pairs(t: Transitions) -> np.ndarray:
+    """(E * L, 2) every (history cluster, target) pair of the examples: what the count selector
+    counts (``agents.selectors.counts``)."""
+    L = t.histories.shape[1]
+    return np.stack([t.histories.ravel(), np.repeat(t.targets, L)], axis=1)
+
+
 def build_sft_data(
     logs: pd.DataFrame | str | Path,
     n_clusters: int | DescriptionsLike,

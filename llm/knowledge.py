@@ -31,7 +31,7 @@ from typing import Any, Literal
 import numpy as np
 
 from llm import prompts
-from llm.data import Transitions
+from llm.data import Transitions, in_random_contexts
 from llm.errors import ConfigError
 
 KNOWLEDGE_STREAM = 11
@@ -80,12 +80,9 @@ def knowledge_transitions(world: Any, fidelity: float, seed: int = 0, contexts: 
     target as the answer (the prompt form's content, and what fine-tuning replays)."""
     if contexts < 1 or context_length < 1:
         raise ConfigError(f"contexts={contexts!r} and context_length={context_length!r} must be >= 1")
-    pairs = cluster_pairs(world, fidelity, seed)
     rng = np.random.default_rng([seed, KNOWLEDGE_STREAM, 1])
-    rows = np.repeat(pairs, contexts, axis=0)
-    histories = rng.integers(0, len(world.level.descriptions), size=(len(rows), context_length))
-    histories[np.arange(len(rows)), rng.integers(0, context_length, size=len(rows))] = rows[:, 0]
-    return Transitions(histories.astype(np.int64), rows[:, 1].astype(np.int64))
+    return in_random_contexts(cluster_pairs(world, fidelity, seed), len(world.level.descriptions), contexts,
+                              context_length, rng)
 
 
 def journey_statements(

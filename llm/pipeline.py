@@ -28,7 +28,7 @@ import torch
 
 from llm import prompts
 from llm.config import GenerationConfig, LLMConfig, TrainConfig
-from llm.data import SFTData, Transitions, build_sft_data
+from llm.data import SFTData, Transitions, build_sft_data, history_pairs, in_random_contexts
 from llm.descriptions import DescriptionsLike, HasDescriptions, as_descriptions, descriptions_sha
 from llm.errors import ConfigError, MissingExtraError
 from llm.evaluation import evaluate, few_shot_examples, free_exact_match, greedy_hit_rate
@@ -41,6 +41,7 @@ from llm.training import EarlyStopping, LoopSettings, text_examples, train_lm, t
 SFT_DATA_FILE = "sft_data.npz"
 HIT_RATE_HISTORIES = 2048  # validation histories early stopping scores (greedy answers are cheap)
 PRETRAINED_DIR = "pretrained"
+LOG_PAIRS_STREAM = 12  # second word of the log pairs' contexts seed ([seed, this]); any fixed number
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,8 @@ def fine_tune(
 
     With ``knowledge`` (world knowledge as examples, ``llm.knowledge.knowledge_transitions``),
     a share ``config.knowledge_replay`` of every batch replays it so that fine-tuning does not
-    overwrite it.
+    overwrite it; a share ``config.log_pairs_share`` comes from the training examples' single
+    (history cluster, target) pairs in random histories.
 
     The curve is free exact-match on a fixed sample of validation histories every
     ``config.eval_every`` steps; the seconds exclude those measurements. With
@@ -135,9 +137,14 @@ def fine_tune(
     pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
     settings = LoopSettings(config.sft_steps, config.batch_size, config.lr, config.weight_decay,
                             config.warmup_steps, config.eval_every, config.time_budget_s)
-    examples, weights = transition_examples(lm.encoder, data.train), None
+    extra: list[tuple[list, float]] = []  # (examples, share of every batch) besides the logs
     if knowledge is not None and config.knowledge_replay:
-        examples, weights = _with_replay(examples, transition_examples(lm.encoder, knowledge), config.knowledge_replay)
+        extra.append((transition_examples(lm.encoder, knowledge), config.knowledge_replay))
+    if config.log_pairs_share:
+        pairs = in_random_contexts(history_pairs(data.train), lm.n_clusters, config.knowledge_contexts,
+                                   data.context_length, np.random.default_rng([seed, LOG_PAIRS_STREAM]))
+        extra.append((transition_examples(lm.encoder, pairs), config.log_pairs_share))
+    examples, weights = _mixture(transition_examples(lm.encoder, data.train), extra)
     t0 = time.perf_counter()
     curve = train_lm(model, examples, pad, settings, seed=seed, on_eval=curve_point, progress=progress,
                      desc="fine-tune", early_stopping=stopping, weights=weights)
@@ -145,10 +152,16 @@ def fine_tune(
     return lm, curve, time.perf_counter() - t0 - eval_seconds, selection
 
 
-def _with_replay(logged: list, replayed: list, share: float) -> tuple[list, list[float]]:
-    """Both example lists, and per-example weights that give ``replayed`` a ``share`` of the draws."""
-    weights = [(1.0 - share) / len(logged)] * len(logged) + [share / len(replayed)] * len(replayed)
-    return logged + replayed, weights
+def _mixture(logged: list, extra: list[tuple[list, float]]) -> tuple[list, list[float] | None]:
+    """The example lists joined, and per-example weights giving each extra list its share of the
+    draws and the logged examples the rest; None weights (uniform draws) without extras."""
+    if not extra:
+        return logged, None
+    examples, weights = list(logged), [(1.0 - sum(share for _, share in extra)) / len(logged)] * len(logged)
+    for items, share in extra:
+        examples += items
+        weights += [share / len(items)] * len(items)
+    return examples, weights
 
 
 def _finish(lm: ClusterLM, data: SFTData, config: LLMConfig, out_dir: str | Path, seed: int,

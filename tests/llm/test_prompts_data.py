@@ -140,6 +140,40 @@ def test_bad_config():
         build_sft_data(rule_logs(50), M, cap_per_target=0)
 
 
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ({"log_pairs_share": 1.0}, "log_pairs_share"),
+        ({"log_pairs_share": 0.8, "knowledge_fidelity": 1.0, "knowledge_replay": 0.3}, "knowledge_replay"),
+    ],
+)
+def test_bad_train_config_names_the_field(fields, message):
+    from llm.config import TrainConfig
+
+    with pytest.raises(ConfigError, match=message):
+        TrainConfig(**fields)
+    TrainConfig(log_pairs_share=0.8)  # without knowledge nothing is replayed: the logs keep 20 %
+
+
+def test_history_pairs_in_random_contexts_keep_each_source_and_target():
+    """Every (history cluster, target) pair of the examples, each in ``contexts`` random
+    histories that hold its source at some position; the same generator seed gives the same."""
+    from llm.data import Transitions, history_pairs, in_random_contexts
+
+    t = Transitions(np.array([[1, 2], [3, 4]]), np.array([5, 6]))
+    pairs = history_pairs(t)
+    assert sorted(map(tuple, pairs.tolist())) == [(1, 5), (2, 5), (3, 6), (4, 6)]
+    out = in_random_contexts(pairs, M, 8, 3, np.random.default_rng(0))
+    assert out.histories.shape == (32, 3) and out.histories.max() < M
+    sources = np.repeat(pairs[:, 0], 8)
+    assert (out.histories == sources[:, None]).any(axis=1).all()
+    np.testing.assert_array_equal(out.targets, np.repeat(pairs[:, 1], 8))
+    again = in_random_contexts(pairs, M, 8, 3, np.random.default_rng(0))
+    np.testing.assert_array_equal(out.histories, again.histories)
+    with pytest.raises(DataError, match="contexts"):
+        in_random_contexts(pairs, M, 0, 3, np.random.default_rng(0))
+
+
 def test_journey_statements_say_the_semantic_journeys_at_their_fidelity() -> None:
     """llm.knowledge: fidelity 1 states each source's semantic neighbours; 0 as many statements
     naming random other sources (no knowledge); the same for a seed; out of range refused."""

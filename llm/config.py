@@ -119,7 +119,9 @@ class TrainConfig:
     # target) pairs, each in knowledge_contexts random histories (llm.data.in_random_contexts): the
     # count selector's assumption that one cluster of the history carries the journey, given to
     # the model as data. Thin logs show most two-cluster histories never, and a model that learns
-    # each history on its own cannot use the evidence its clusters carry elsewhere. 0 = off.
+    # each history on its own cannot use the evidence its clusters carry elsewhere. 0 = off, the
+    # default: with thin logs 0.3 lifted a model without knowledge text from 9.8 to 13.8 % top-1,
+    # with the quickstart's rich logs it cost 3 points (README, "Meaning in the words").
     log_pairs_share: float = 0.0
 
     @property

@@ -1,6 +1,6 @@
 """Issue 12, part 3: is the language model's world knowledge worth anything, and where?
 
-    python -m experiments.knowledge_study --replicates 5 --out runs/knowledge
+    python -m experiments.knowledge_study --replicates 3 --out runs/knowledge
     python -m experiments.knowledge_study --out runs/knowledge-rich --set logs.n_users=20000
 
 Runs the ``knowledge`` config (half of every topic's journeys follow the words of the

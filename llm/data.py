@@ -29,7 +29,7 @@ import pandas as pd
 from envs.typed import with_current_keys
 from llm.config import DataConfig
 from llm.descriptions import DescriptionsLike, as_descriptions
-from llm.errors import DataError
+from llm.errors import ConfigError, DataError
 from llm.histories import history_index
 
 REQUIRED_COLUMNS = ("user", "time", "item", "cluster", "engagement")
@@ -299,8 +299,8 @@ def in_random_contexts(pairs: np.ndarray, n_clusters: int, contexts: int, contex
     position of a history of ``context_length`` uniformly random clusters, the target as the
     answer. Teaches that one cluster of a history can carry the journey wherever it stands
     (``llm.knowledge`` and ``TrainConfig.log_pairs_share`` use it)."""
-    if contexts < 1 or context_length < 1:
-        raise DataError(f"contexts={contexts!r} and context_length={context_length!r} must be >= 1")
+    if contexts < 1 or context_length < 1:  # both are config fields wherever this is called
+        raise ConfigError(f"contexts={contexts!r} and context_length={context_length!r} must be >= 1")
     rows = np.repeat(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), contexts, axis=0)
     histories = rng.integers(0, n_clusters, size=(len(rows), context_length))
     histories[np.arange(len(rows)), rng.integers(0, context_length, size=len(rows))] = rows[:, 0]

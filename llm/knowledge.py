@@ -78,8 +78,6 @@ def knowledge_transitions(world: Any, fidelity: float, seed: int = 0, contexts: 
     """The pairs as examples at the world's cluster level: each pair ``contexts`` times, the
     source at a random position of a history of ``context_length`` random clusters, the said
     target as the answer (the prompt form's content, and what fine-tuning replays)."""
-    if contexts < 1 or context_length < 1:
-        raise ConfigError(f"contexts={contexts!r} and context_length={context_length!r} must be >= 1")
     rng = np.random.default_rng([seed, KNOWLEDGE_STREAM, 1])
     return in_random_contexts(cluster_pairs(world, fidelity, seed), len(world.level.descriptions), contexts,
                               context_length, rng)

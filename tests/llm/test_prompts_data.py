@@ -170,7 +170,7 @@ def test_history_pairs_in_random_contexts_keep_each_source_and_target():
     np.testing.assert_array_equal(out.targets, np.repeat(pairs[:, 1], 8))
     again = in_random_contexts(pairs, M, 8, 3, np.random.default_rng(0))
     np.testing.assert_array_equal(out.histories, again.histories)
-    with pytest.raises(DataError, match="contexts"):
+    with pytest.raises(ConfigError, match="contexts"):
         in_random_contexts(pairs, M, 0, 3, np.random.default_rng(0))
 
 

@@ -1,10 +1,12 @@
 """noveltygym's simulated world: users whose interests drift across interest clusters.
 
 Needs only numpy, numba and gymnasium. Importing it registers the gymnasium ids
-``noveltygym/InterestExploration-v2`` (the default world, with interest journeys),
-``noveltygym/InterestExploration-v1`` (the classic world before them, kept so that its results
-can be reproduced), ``noveltygym/InterestExploration-Tiny-v1`` and
-``noveltygym/RecSimInterestEvolution-v1`` (each with a vector entry point for ``gym.make_vec``).
+``noveltygym/InterestExploration-v3`` (the default world, with interest journeys, half of them
+following the words of the descriptions), ``noveltygym/InterestExploration-v2`` (the same with
+every journey in embedding space), ``noveltygym/InterestExploration-v1`` (the classic world
+before journeys; the old ones kept so that their results can be reproduced),
+``noveltygym/InterestExploration-Tiny-v1`` and ``noveltygym/RecSimInterestEvolution-v1`` (each
+with a vector entry point for ``gym.make_vec``).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from envs.taxonomy import Taxonomy
 from envs.world import World, make_world
 
 ENV_IDS: dict[str, str] = {
-    "noveltygym/InterestExploration-v2": "default",
+    "noveltygym/InterestExploration-v3": "default",
+    "noveltygym/InterestExploration-v2": "v2",
     "noveltygym/InterestExploration-v1": "classic",
     "noveltygym/InterestExploration-Tiny-v1": "tiny",
     "noveltygym/RecSimInterestEvolution-v1": "recsim-interest-evolution",

@@ -63,7 +63,7 @@ class WorldConfig:
     ("fans of X go on to like Y", the same targets for everyone with X); else it lies anywhere.
     0 = no journey structure: no selector can beat chance at naming latent interests. 0.9: most
     latent interests are learnable, a few only luck finds (README "Interest journeys": the Bayes
-    ceiling is then 51 % against 1.4 % chance at topic level)."""
+    ceiling is then 50 % against 1.4 % chance at topic level)."""
     journey_level: Literal["subtopic", "topic"] = "topic"
     """Level at which journeys are defined: from a subtopic to subtopics of other topics, or from
     a topic to other topics (a random subtopic of the target topic). Journeys defined at the
@@ -72,13 +72,16 @@ class WorldConfig:
     """How many targets each source subtopic (or topic) has: fewer = more predictable. 2 (issue
     12's prototype): with 3 active interests a user's latent ones then spread over about six
     candidate topics, so the last two clusters leave real uncertainty."""
-    journey_semantic_share: float | None = None
-    """Where journey targets come from. None (the default): among the 30 nearest other sources in
-    embedding space, as world v2 was calibrated. A share s in [0, 1]: each source's targets are,
-    with probability s, its nearest sources by the *words* of their descriptions (names and
-    keywords: what a reader of the descriptions could guess, ``envs.journeys.semantic_neighbours``),
-    else uniformly random other sources (idiosyncratic: only logs reveal them). The semantic part
-    is what a language model's world knowledge could know (issue 12, part 3)."""
+    journey_semantic_share: float | None = 0.5
+    """Where journey targets come from. A share s in [0, 1]: each source's targets are, with
+    probability s, its nearest sources by the *words* of their descriptions (names and keywords:
+    what a reader of the descriptions could guess, ``envs.journeys.semantic_neighbours``), else
+    uniformly random other sources (idiosyncratic: only logs reveal them). The semantic part is
+    what a language model's world knowledge could know (issue 12, part 3). 0.5 (world v3): half
+    and half, so that neither the words nor the logs alone suffice (the words alone name a latent
+    interest for 26 % of fresh users against a Bayes ceiling of 50 %, README "Meaning in the
+    words"); not tuned for any selector. None: among the 30 nearest other sources in embedding
+    space, which no text states (world v2, preset ``v2``)."""
     latent_fades: bool = False
     """Whether latent interests lose strength, like every other interest, each time the user
     engages with something else (then most fade before anyone finds them); False = they wait,
@@ -88,8 +91,8 @@ class WorldConfig:
     time the user clicks an item it explains; the interest's pull is scaled by (1 - b). 0 = none
     (the `classic` world); it is what makes a served-to-death interest pay less and a new one pay.
     0.015, by measurement (`python -m experiments.journeys_calibration`): a pure-exploitation feed
-    then watches 18 % less over 60 days than without boredom, and a good selector's discoveries
-    pay (count selector +3 %, oracle +12 % watch time); at 0.03 the cost is 31 %, at 0 nothing
+    then watches 17 % less over 60 days than without boredom, and a good selector's discoveries
+    pay (count selector +2 %, oracle +12 % watch time); at 0.03 the cost is 31 %, at 0 nothing
     pays, not even the oracle's discoveries."""
     boredom_recovery: float = 0.3
     """Share of boredom that fades per day away (b *= (1 - recovery) ** days between sessions):
@@ -308,14 +311,18 @@ TINY_TAXONOMY: dict[str, Any] = {
 # subtopic clusters, a 14-day horizon. Every trajectory as it was.
 CLASSIC = WorldConfig(
     cluster_level="subtopic", n_latent_anchors=2, journey_predictability=0.7, journey_level="subtopic",
-    journeys_per_source=3, latent_fades=True, boredom_rate=0.0, boredom_recovery=0.0, self_discovery_rate=0.0,
-    horizon_days=14,
+    journeys_per_source=3, journey_semantic_share=None, latent_fades=True, boredom_rate=0.0, boredom_recovery=0.0,
+    self_discovery_rate=0.0, horizon_days=14,
 )
 
 PRESETS: dict[str, WorldConfig] = {
-    # World v1 (issue 12): interest journeys worth finding and possible to learn. Calibrated by
-    # `python -m experiments.journeys_calibration` (README "The world").
+    # World v3 (issue 12): interest journeys worth finding and possible to learn, half of them
+    # following the words of the descriptions. Calibrated by `python -m
+    # experiments.journeys_calibration` (README "Interest journeys").
     "default": WorldConfig(),
+    # World v2: the same, with every journey to the nearest topics in embedding space (no text
+    # states them). Every trajectory as it was under noveltygym/InterestExploration-v2.
+    "v2": WorldConfig(journey_semantic_share=None),
     "classic": CLASSIC,
     "tiny": CLASSIC.replace(
         n_items=30, embedding_dim=4, taxonomy_data=TINY_TAXONOMY, cluster_level="subtopic",

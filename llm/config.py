@@ -103,7 +103,9 @@ class TrainConfig:
     few_shot_examples: int = 5
     # World knowledge in the pretraining text (llm.knowledge): the share of (A leads to B) pairs
     # that are true of the world's semantic journeys; 0 = as many pairs, all random (no
-    # knowledge); None = none (the text before issue 12, part 3).
+    # knowledge); None = none (the text before issue 12, part 3). The shipped configs of the
+    # default world (quickstart, default, paper, predictability) set 1.0, with 1,500 pretraining
+    # steps to read it; it needs a world whose journeys follow words (journey_semantic_share).
     knowledge_fidelity: float | None = None
     # How the pairs are written: "prompt" = in the prompt template the model is asked in, each
     # pair in knowledge_contexts random histories (a model this small does not carry prose over to

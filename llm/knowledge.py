@@ -46,6 +46,12 @@ def journey_pairs(world: Any, fidelity: float, seed: int = 0) -> np.ndarray:
 
     if not 0.0 <= fidelity <= 1.0:
         raise ValueError(f"fidelity={fidelity!r} must lie in [0, 1]")
+    if world.config.journey_semantic_share is None:
+        raise ConfigError(
+            "world knowledge states the journeys that follow the words of the descriptions, and this world's "
+            "follow none (journey_semantic_share=None, as in presets 'v2' and 'classic'); set "
+            "world.journey_semantic_share (the default world has 0.5) or leave knowledge_fidelity unset"
+        )
     k = world.config.journeys_per_source
     neighbours = journeys.semantic_neighbours(world)[:, :k]
     n = len(neighbours)
@@ -58,26 +64,40 @@ def journey_pairs(world: Any, fidelity: float, seed: int = 0) -> np.ndarray:
 
 
 def cluster_pairs(world: Any, fidelity: float, seed: int = 0) -> np.ndarray:
-    """:func:`journey_pairs` at the world's cluster level, which must be the journey level:
-    (P, 2) cluster ids (sources are taxonomy indices and clusters exist only where items do, so
-    they are matched by name; pairs naming a cluster without items are dropped)."""
-    if world.level.name != world.config.journey_level:
-        raise ConfigError(
-            f"knowledge in the prompt form names clusters, so the cluster level ({world.level.name!r}) must be the "
-            f"journey level ({world.config.journey_level!r}); set world.journey_level={world.level.name!r} or use "
-            "the sentence form"
-        )
-    cluster_of = {d: i for i, d in enumerate(world.level.descriptions)}
+    """:func:`journey_pairs` as (P, 2) cluster ids at the world's cluster level.
+
+    Sources are taxonomy indices and clusters exist only where items do, so sources are matched
+    to the journey level's clusters by name (pairs naming a cluster without items are dropped),
+    then carried to the cluster level through the items both levels share: at a coarser level
+    (domains for topic journeys) a pair names the clusters that hold its two sources, and is
+    dropped where they are the same; at a finer level (subtopics) every cluster of the source
+    leads to one cluster of the target, drawn at random (a journey lands on a random subtopic of
+    its target topic)."""
+    journey_level = world.clusters.level(world.config.journey_level)
+    cluster_of = {d: i for i, d in enumerate(journey_level.descriptions)}
     as_cluster = np.array([cluster_of.get(name, -1) for name in _source_names(world)])
     pairs = as_cluster[journey_pairs(world, fidelity, seed)]
-    return pairs[(pairs >= 0).all(axis=1)]
+    pairs = pairs[(pairs >= 0).all(axis=1)]
+    if world.level.name == journey_level.name:
+        return pairs
+    members = _members(journey_level.item_cluster, world.level.item_cluster, journey_level.n_clusters)
+    rng = np.random.default_rng([seed, KNOWLEDGE_STREAM, 2])
+    carried = [(a, rng.choice(members[target])) for source, target in pairs.tolist() for a in members[source]]
+    out = np.array(carried, dtype=np.int64).reshape(-1, 2)
+    return out[out[:, 0] != out[:, 1]]
+
+
+def _members(coarse_of_item: np.ndarray, cluster_of_item: np.ndarray, n: int) -> list[np.ndarray]:
+    """For each of ``n`` journey-level clusters, the world-level clusters its items fall in."""
+    return [np.unique(cluster_of_item[coarse_of_item == c]) for c in range(n)]
 
 
 def knowledge_transitions(world: Any, fidelity: float, seed: int = 0, contexts: int = 16,
                           context_length: int = 2) -> Transitions:
-    """The pairs as examples at the world's cluster level: each pair ``contexts`` times, the
-    source at a random position of a history of ``context_length`` random clusters, the said
-    target as the answer (the prompt form's content, and what fine-tuning replays)."""
+    """The pairs as examples at the world's cluster level (:func:`cluster_pairs`): each pair
+    ``contexts`` times, the source at a random position of a history of ``context_length`` random
+    clusters, the said target as the answer (the prompt form's content, and what fine-tuning
+    replays)."""
     rng = np.random.default_rng([seed, KNOWLEDGE_STREAM, 1])
     return in_random_contexts(cluster_pairs(world, fidelity, seed), len(world.level.descriptions), contexts,
                               context_length, rng)

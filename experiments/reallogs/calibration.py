@@ -149,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.getLogger("noveltygym").setLevel(logging.WARNING)
     real, _ = real_figures(load_movielens(args.path), POSITIVE_RATING)
-    presets = {"classic": "classic", "movielens (fitted)": "movielens", "default (v2)": "default"}
+    presets = {"classic": "classic", "movielens (fitted)": "movielens", "default (v3)": "default"}
     columns = {name: simulated_figures(preset, args.seed)[0] for name, preset in presets.items()}
     print(comparison_table(real, columns, "movielens (fitted)"))
     return 0

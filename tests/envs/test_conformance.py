@@ -156,5 +156,5 @@ def test_final_obs_holds_the_ended_users_last_observations(small_world: envs.Wor
 
 def test_an_old_version_names_the_current_one() -> None:
     """Ids change with their trajectories (gymnasium's convention); an old id says which is current."""
-    with pytest.raises(gym.error.DeprecatedEnv, match="InterestExploration-v2"):
+    with pytest.raises(gym.error.DeprecatedEnv, match="InterestExploration-v3"):
         gym.make("noveltygym/InterestExploration-v0")

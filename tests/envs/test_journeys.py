@@ -201,8 +201,9 @@ def test_semantic_share_draws_targets_from_the_words_or_at_random() -> None:
     share = (tables[0.5] == semantic).all(axis=1).mean()
     assert 0.4 < share < 0.6
     assert (tables[0.0] == semantic).all(axis=1).mean() < 0.05
-    default = envs.make_world("default")
-    assert default.config.journey_semantic_share is None
-    assert not (journeys.targets(default) == semantic).all(axis=1).all()
+    assert envs.make_world("default").config.journey_semantic_share == 0.5  # world v3
+    v2 = envs.make_world("v2")
+    assert v2.config.journey_semantic_share is None
+    assert not (journeys.targets(v2) == semantic).all(axis=1).all()
     with pytest.raises(ConfigError, match=r"journey_semantic_share=1\.5 must lie in \[0, 1\]"):
         envs.make_world("default", journey_semantic_share=1.5)

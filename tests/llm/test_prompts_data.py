@@ -176,12 +176,14 @@ def test_history_pairs_in_random_contexts_keep_each_source_and_target():
 
 def test_journey_statements_say_the_semantic_journeys_at_their_fidelity() -> None:
     """llm.knowledge: fidelity 1 states each source's semantic neighbours; 0 as many statements
-    naming random other sources (no knowledge); the same for a seed; out of range refused."""
+    naming random other sources (no knowledge); the same for a seed; out of range, or a world
+    whose journeys follow no words, refused."""
     import numpy as np
     import pytest
 
     import envs
     from envs import journeys
+    from llm.errors import ConfigError
     from llm.knowledge import journey_statements
 
     world = envs.make_world("default", journey_semantic_share=1.0)
@@ -196,19 +198,18 @@ def test_journey_statements_say_the_semantic_journeys_at_their_fidelity() -> Non
     assert half == journey_statements(world, 0.5, seed=3) and 0.35 < np.mean([s in truth for s in half]) < 0.65
     with pytest.raises(ValueError, match="fidelity"):
         journey_statements(world, 1.2)
+    with pytest.raises(ConfigError, match="journey_semantic_share=None"):  # v2's journeys follow no words
+        journey_statements(envs.make_world("v2"), 1.0)
 
 
 def test_prompt_form_knowledge_is_the_sentences_in_the_prompt_template() -> None:
     """The prompt form writes every (source, target) pair of the sentence form, with the same
     fidelity, as prompt + answer with the source somewhere in a history of L clusters, each pair
-    ``contexts`` times; world_texts appends it only when a fidelity is set; a cluster level other
-    than the journey level is refused with the fix."""
-    import pytest
+    ``contexts`` times; world_texts appends it only when a fidelity is set."""
 
     import envs
     from llm import prompts
     from llm.config import LLMConfig
-    from llm.errors import ConfigError
     from llm.knowledge import journey_statements
     from llm.pipeline import world_texts
 
@@ -226,5 +227,29 @@ def test_prompt_form_knowledge_is_the_sentences_in_the_prompt_template() -> None
     config = LLMConfig.from_dict({"train": {"knowledge_fidelity": 1.0, "knowledge_contexts": 2}})
     plain, known = world_texts(world), world_texts(world, config)
     assert known[: len(plain)] == plain and len(known) == len(plain) + 2 * len(sentences)
-    with pytest.raises(ConfigError, match="journey_level"):
-        journey_statements(envs.make_world("default", cluster_level="subtopic"), 1.0, form="prompt")
+
+
+def test_knowledge_is_carried_to_coarser_and_finer_cluster_levels() -> None:
+    """Topic journeys stated at the domain level name the domains holding the two topics (never a
+    domain leading to itself); at the subtopic level every subtopic of a source leads to a
+    subtopic of its target. Same seed, same pairs."""
+    import numpy as np
+
+    import envs
+    from llm.knowledge import cluster_pairs
+
+    topic_world = envs.make_world("default", journey_semantic_share=1.0)
+    topic_pairs = {tuple(p) for p in cluster_pairs(topic_world, 1.0).tolist()}
+    topic_of_item = topic_world.clusters.level("topic").item_cluster
+    for level in ("domain", "subtopic"):
+        world = envs.make_world("default", journey_semantic_share=1.0, cluster_level=level)
+        pairs = cluster_pairs(world, 1.0, seed=4)
+        np.testing.assert_array_equal(pairs, cluster_pairs(world, 1.0, seed=4))
+        assert len(pairs) and (pairs[:, 0] != pairs[:, 1]).all()
+        assert pairs.max() < world.level.n_clusters
+        topics_of = [set(topic_of_item[world.level.item_cluster == c].tolist()) for c in range(world.level.n_clusters)]
+        for a, b in pairs.tolist():  # some stated topic pair joins the two clusters
+            assert any((s, t) in topic_pairs for s in topics_of[a] for t in topics_of[b])
+    subtopic_world = envs.make_world("default", journey_semantic_share=1.0, cluster_level="subtopic")
+    sources = {a for a, _ in cluster_pairs(subtopic_world, 1.0).tolist()}
+    assert len(sources) > 4 * len({a for a, _ in topic_pairs})  # every subtopic of a source speaks

@@ -80,16 +80,12 @@ def cluster_pairs(world: Any, fidelity: float, seed: int = 0) -> np.ndarray:
     pairs = pairs[(pairs >= 0).all(axis=1)]
     if world.level.name == journey_level.name:
         return pairs
-    members = _members(journey_level.item_cluster, world.level.item_cluster, journey_level.n_clusters)
+    # The world-level clusters each journey-level cluster's items fall in.
+    members = [np.unique(world.level.item_cluster[journey_level.items_in(c)]) for c in range(journey_level.n_clusters)]
     rng = np.random.default_rng([seed, KNOWLEDGE_STREAM, 2])
     carried = [(a, rng.choice(members[target])) for source, target in pairs.tolist() for a in members[source]]
     out = np.array(carried, dtype=np.int64).reshape(-1, 2)
     return out[out[:, 0] != out[:, 1]]
-
-
-def _members(coarse_of_item: np.ndarray, cluster_of_item: np.ndarray, n: int) -> list[np.ndarray]:
-    """For each of ``n`` journey-level clusters, the world-level clusters its items fall in."""
-    return [np.unique(cluster_of_item[coarse_of_item == c]) for c in range(n)]
 
 
 def knowledge_transitions(world: Any, fidelity: float, seed: int = 0, contexts: int = 16,

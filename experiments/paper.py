@@ -62,6 +62,48 @@ def _cells(sweep: Path) -> list[dict[str, Any]]:
     return json.loads((sweep / "sweep_summary.json").read_text())["cells"]
 
 
+def _label(cell: dict[str, Any]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in cell["params"].items()) or "base"
+
+
+def _hit_rate_lines(sweep: Path, cells: list[dict[str, Any]]) -> list[str]:
+    """Each cell's top-1 hit rates on fresh users' undiscovered interests (the trials'
+    ``journeys.json``) beside chance and the Bayes ceiling, so every claim has its scale.
+
+    A cell's seeds share its language model and world; they differ in the fresh users drawn, so
+    the interval is the probe's sampling noise, not the model's."""
+    by_cell: dict[int, list[dict[str, Any]]] = {}
+    for result in sorted((sweep / "results").glob("*.json")):
+        r = json.loads(result.read_text())
+        path = sweep / "trials" / r["trial"] / "journeys.json"
+        if path.exists():
+            by_cell.setdefault(r["cell"], []).append(json.loads(path.read_text()))
+    if not by_cell:
+        return []
+    selectors = list(next(iter(by_cell.values()))[0]["selectors"])
+    lines = ["", "Top-1 hit rate on fresh users' undiscovered latent interests, % (in brackets: on "
+             "histories unseen in the logs), beside chance and the Bayes ceiling:", "",
+             "| setting | chance | Bayes ceiling | " + " | ".join(selectors) + " |",
+             "|---" * (len(selectors) + 3) + "|"]
+
+    def pct(values: list[float]) -> str:
+        stat = mean_ci95([100 * v for v in values])
+        return fmt_stat(stat) if stat["mean"] is not None else "n/a"
+
+    for cell in cells:
+        runs = by_cell.get(cell["cell"])
+        if not runs:
+            continue
+        row = [pct([j["chance"] for j in runs]), pct([j["ceiling"] for j in runs])]
+        for name in selectors:
+            rate = pct([j["selectors"][name] for j in runs if name in j["selectors"]])
+            unseen = [j["by_history"]["unseen"][name] for j in runs
+                      if name in j.get("by_history", {}).get("unseen", {})]
+            row.append(f"{rate} ({pct(unseen)})" if unseen else rate)
+        lines.append(f"| {_label(cell)} | " + " | ".join(row) + " |")
+    return lines
+
+
 def _claim_novelty_and_enjoyment(cell: dict[str, Any]) -> str:
     """Does the LLM agent beat exploitation on novelty without losing enjoyment (by 95 % CIs)?"""
     agents = cell["agents"]
@@ -97,13 +139,13 @@ def write_paper_report(root: Path, sweeps: dict[str, Path], quick: bool) -> Path
         lines.append("| setting | agent | " + " | ".join(metrics) + " |")
         lines.append("|---" * (len(metrics) + 2) + "|")
         for cell in cells:
-            label = ", ".join(f"{k}={v}" for k, v in cell["params"].items()) or "base"
             for name, stats in cell["agents"].items():
-                lines.append(f"| {label} | {name} | " + " | ".join(fmt_stat(stats.get(m)) for m in metrics) + " |")
+                values = " | ".join(fmt_stat(stats.get(m)) for m in metrics)
+                lines.append(f"| {_label(cell)} | {name} | {values} |")
         lines.append("")
         for cell in cells:
-            label = ", ".join(f"{k}={v}" for k, v in cell["params"].items()) or "base"
-            lines.append(f"- {label}: {_claim_novelty_and_enjoyment(cell)}")
+            lines.append(f"- {_label(cell)}: {_claim_novelty_and_enjoyment(cell)}")
+        lines += _hit_rate_lines(sweeps[key], cells)
         pngs = sorted(sweeps[key].glob("sweep_*.png"))
         for png in pngs:
             rel = png.relative_to(root)

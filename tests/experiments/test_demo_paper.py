@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from experiments.cli import main
-from experiments.paper import _claim_novelty_and_enjoyment
+from experiments.paper import _claim_novelty_and_enjoyment, _hit_rate_lines
 from tests.experiments.conftest import TINY
 
 
@@ -47,6 +48,29 @@ def test_paper_verdicts_follow_the_intervals(cell: dict, verdict: str) -> None:
     assert verdict in _claim_novelty_and_enjoyment(cell)
 
 
+def test_paper_hit_rates_stand_beside_chance_and_the_ceiling_per_cell(tmp_path: Path) -> None:
+    # Two cells, two seeds each; cell 1 has no trial with journeys and gets no row.
+    for cell, seed, llm in [(0, 0, 0.30), (0, 1, 0.40), (1, 0, None)]:
+        trial = f"cell{cell:03d}-seed{seed}"
+        (tmp_path / "results").mkdir(exist_ok=True)
+        (tmp_path / "results" / f"{trial}.json").write_text(json.dumps({"trial": trial, "cell": cell}))
+        (tmp_path / "trials" / trial).mkdir(parents=True)
+        if llm is not None:
+            journeys = {"chance": 0.01, "ceiling": 0.5, "selectors": {"hierarchical-llm": llm},
+                        "by_history": {"unseen": {"hierarchical-llm": llm + 0.1}}}
+            (tmp_path / "trials" / trial / "journeys.json").write_text(json.dumps(journeys))
+    cells = [{"cell": 0, "params": {"agent.explore_slots": 1}}, {"cell": 1, "params": {"agent.explore_slots": 2}}]
+    lines = _hit_rate_lines(tmp_path, cells)
+    header = next(line for line in lines if line.startswith("| setting"))
+    assert header.split(" | ")[1:3] == ["chance", "Bayes ceiling"] and "hierarchical-llm" in header
+    rows = [line for line in lines if line.startswith("| agent.")]
+    assert len(rows) == 1 and rows[0].startswith("| agent.explore_slots=1 |")
+    chance, ceiling, llm = (c.strip() for c in rows[0].strip("|").split("|")[1:])
+    assert chance.startswith("1.000") and ceiling.startswith("50.000")
+    assert llm.startswith("35.000 ± ") and "(45.000 ± " in llm  # the mean over seeds, unseen in brackets
+    assert _hit_rate_lines(tmp_path / "missing", cells) == []
+
+
 @pytest.mark.slow
 def test_paper_quick_runs_every_study(tmp_path: Path) -> None:
     out = tmp_path / "paper"
@@ -59,6 +83,7 @@ def test_paper_quick_runs_every_study(tmp_path: Path) -> None:
     text = (out / "report.md").read_text()
     for title in ("Exact match", "LLM-hierarchical agent", "History length", "Balanced", "Exploration share"):
         assert title in text
+    assert "Bayes ceiling" in text  # every study's hit rates have their ceiling and chance
     few_shot = next(line for line in text.splitlines() if line.startswith("- few-shot (pretrained only)"))
     assert "n/a" not in few_shot  # study 1 compares fine-tuning with a measured few-shot baseline
     # The studies share one cache: a model per distinct config (llm.seed 0 at L = 2, balanced, is

@@ -20,6 +20,7 @@ import numpy as np
 from envs.errors import DataError
 from experiments.plots import _save, plt
 from experiments.stats import mean_ci95
+from experiments.sweep import trial_results
 
 FIELD = "world.journey_predictability"
 BASELINE = "hierarchical-random"
@@ -27,7 +28,7 @@ BASELINE = "hierarchical-random"
 
 def load(sweep: Path) -> tuple[list[float], dict[float, list[dict[str, Any]]], dict[float, dict[str, Any]]]:
     """Grid values, per value the trials' summaries, and per value the first trial's journeys."""
-    results = [json.loads(p.read_text()) for p in sorted((sweep / "results").glob("*.json"))]
+    results = trial_results(sweep)
     if not results or FIELD not in results[0]["params"]:
         raise DataError(f"{str(sweep)!r} is not a finished sweep over {FIELD} (results/*.json)")
     summaries: dict[float, list[dict[str, Any]]] = {}

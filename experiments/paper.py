@@ -20,7 +20,7 @@ from experiments.config import load_raw
 from experiments.report import TABLE_METRICS, fmt_stat, markdown_to_html
 from experiments.rundir import default_out, write_json, write_text
 from experiments.stats import mean_ci95
-from experiments.sweep import run_sweep
+from experiments.sweep import run_sweep, trial_results
 
 STUDIES: list[tuple[str, str, list[str]]] = [
     ("exact_match", "Language models trained with different seeds", ["llm.seed=0,1,2,3,4"]),
@@ -73,8 +73,7 @@ def _hit_rate_lines(sweep: Path, cells: list[dict[str, Any]]) -> list[str]:
     A cell's seeds share its language model and world; they differ in the fresh users drawn, so
     the interval is the probe's sampling noise, not the model's."""
     by_cell: dict[int, list[dict[str, Any]]] = {}
-    for result in sorted((sweep / "results").glob("*.json")):
-        r = json.loads(result.read_text())
+    for r in trial_results(sweep):
         path = sweep / "trials" / r["trial"] / "journeys.json"
         if path.exists():
             by_cell.setdefault(r["cell"], []).append(json.loads(path.read_text()))
@@ -87,8 +86,7 @@ def _hit_rate_lines(sweep: Path, cells: list[dict[str, Any]]) -> list[str]:
              "|---" * (len(selectors) + 3) + "|"]
 
     def pct(values: list[float]) -> str:
-        stat = mean_ci95([100 * v for v in values])
-        return fmt_stat(stat) if stat["mean"] is not None else "n/a"
+        return fmt_stat(mean_ci95([100 * v for v in values]))
 
     for cell in cells:
         runs = by_cell.get(cell["cell"])

@@ -198,13 +198,19 @@ def is_sweep(folder: Path) -> bool:
     return (folder / MANIFEST).exists()
 
 
+def trial_results(out_dir: Path) -> list[dict[str, Any]]:
+    """The sweep's finished trials (``results/*.json``: trial, cell, params, seed, summary), in
+    trial order."""
+    return [json.loads(p.read_text()) for p in sorted((out_dir / "results").glob("*.json"))]
+
+
 def write_sweep_report(out_dir: Path) -> Path:
     """Mean and 95 % CI per cell, agent and metric; curves when the grid has one field."""
     from experiments.plots import line_plot
     from experiments.report import TABLE_METRICS, fmt_stat, markdown_to_html
 
     manifest = json.loads((out_dir / MANIFEST).read_text())
-    rows = [json.loads(p.read_text()) for p in sorted((out_dir / "results").glob("*.json"))]
+    rows = trial_results(out_dir)
     if not rows:
         raise ConfigError(f"sweep {str(out_dir)!r} has no finished trials yet")
     cells: dict[int, dict[str, Any]] = {}

@@ -30,6 +30,9 @@ STUDIES: list[tuple[str, str, list[str]]] = [
     ("balance", "Balanced vs unbalanced fine-tuning data", ["llm.balance=true,false"]),
     ("exploration_share", "Exploration share (slots per slate)", ["agent.explore_slots=1,2,3,5"]),
 ]
+# Studies whose cells fine-tune on different data; their sections say how many examples each
+# model saw (at L = 1 the per-history cap binds hard; the balance caps may not bind at all).
+DATA_STUDIES = ("context_length", "balance")
 QUICK = [
     "eval.n_users=300", "eval.n_steps=40", "logs.n_users=1000", "logs.n_steps=40",
     "llm.settings.train.sft_steps=300", "llm.settings.train.pretrain_steps=100",
@@ -102,6 +105,37 @@ def _hit_rate_lines(sweep: Path, cells: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _fine_tuning_data_lines(sweep: Path, cells: list[dict[str, Any]]) -> list[str]:
+    """How many examples each cell's model was fine-tuned on, before and after the balancing caps
+    (``llm.data.balance``), read from the data saved beside each cell's model; and, when the caps
+    removed nothing anywhere, that balancing changed nothing on these logs."""
+    from llm.data import SFTData
+    from llm.pipeline import SFT_DATA_FILE
+
+    data: dict[int, SFTData] = {}
+    for r in trial_results(sweep):
+        path = sweep / "trials" / r["trial"] / "llm.json"
+        if r["cell"] in data or not path.exists():
+            continue
+        model_dir = json.loads(path.read_text()).get("model_dir")
+        if model_dir and (Path(model_dir) / SFT_DATA_FILE).exists():
+            data[r["cell"]] = SFTData.load(Path(model_dir) / SFT_DATA_FILE)
+    if not data:
+        return []
+    lines = ["", "Fine-tuning examples (novel transitions before the balancing caps, after them; the most "
+             "frequent target's share after):", ""]
+    for cell in cells:
+        if cell["cell"] in data:
+            d = data[cell["cell"]]
+            lines.append(f"- {_label(cell)}: {d.before.n_examples:,} before, {d.after.n_examples:,} after; "
+                         f"top target {d.after.top_target_share:.1%}")
+    if all(d.before.n_examples == d.after.n_examples for d in data.values()):
+        lines += ["", "The balancing caps removed no example in any cell: on these logs balanced and unbalanced "
+                  "data are the same (their targets are spread nearly evenly), so balancing's effect cannot "
+                  "show. Lower `llm.settings.data.cap_per_target` / `cap_per_history` to make the caps bind."]
+    return lines
+
+
 def _claim_novelty_and_enjoyment(cell: dict[str, Any]) -> str:
     """Does the LLM agent beat exploitation on novelty without losing enjoyment (by 95 % CIs)?"""
     agents = cell["agents"]
@@ -144,6 +178,8 @@ def write_paper_report(root: Path, sweeps: dict[str, Path], quick: bool) -> Path
         for cell in cells:
             lines.append(f"- {_label(cell)}: {_claim_novelty_and_enjoyment(cell)}")
         lines += _hit_rate_lines(sweeps[key], cells)
+        if key in DATA_STUDIES:
+            lines += _fine_tuning_data_lines(sweeps[key], cells)
         pngs = sorted(sweeps[key].glob("sweep_*.png"))
         for png in pngs:
             rel = png.relative_to(root)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from experiments.cli import main
-from experiments.paper import _claim_novelty_and_enjoyment, _hit_rate_lines
+from experiments.paper import _claim_novelty_and_enjoyment, _fine_tuning_data_lines, _hit_rate_lines
+from llm.data import Concentration, SFTData, Transitions
 from tests.experiments.conftest import TINY
 
 
@@ -71,6 +73,37 @@ def test_paper_hit_rates_stand_beside_chance_and_the_ceiling_per_cell(tmp_path: 
     assert _hit_rate_lines(tmp_path / "missing", cells) == []
 
 
+def _sweep_with_data(root: Path, kept_per_cell: list[tuple[int, int]]) -> list[dict]:
+    """A sweep folder whose cell i's model was fine-tuned on kept_per_cell[i] = (before, after)
+    examples of 4 clusters (all targets 0)."""
+    cells = []
+    for cell, (before, after) in enumerate(kept_per_cell):
+        trial = f"cell{cell:03d}-seed0"
+        (root / "results").mkdir(parents=True, exist_ok=True)
+        (root / "results" / f"{trial}.json").write_text(json.dumps({"trial": trial, "cell": cell}))
+        model_dir = root / "models" / str(cell)
+        (root / "trials" / trial).mkdir(parents=True)
+        (root / "trials" / trial / "llm.json").write_text(json.dumps({"model_dir": str(model_dir)}))
+        examples = [Transitions(np.ones((n, 2), dtype=np.int64), np.zeros(n, dtype=np.int64)) for n in (before, after)]
+        empty = Transitions(np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
+        SFTData(examples[1], empty, empty, 4, 2, {}, Concentration.of(examples[0], 4),
+                Concentration.of(examples[1], 4)).save(model_dir / "sft_data.npz")
+        cells.append({"cell": cell, "params": {"llm.balance": cell == 0}})
+    return cells
+
+
+def test_paper_balance_study_says_when_the_caps_removed_nothing(tmp_path: Path) -> None:
+    cells = _sweep_with_data(tmp_path / "same", [(30, 30), (30, 30)])
+    lines = _fine_tuning_data_lines(tmp_path / "same", cells)
+    assert "- llm.balance=True: 30 before, 30 after; top target 100.0%" in lines
+    assert any("removed no example in any cell" in line for line in lines)
+    cells = _sweep_with_data(tmp_path / "capped", [(30, 12), (30, 30)])
+    lines = _fine_tuning_data_lines(tmp_path / "capped", cells)
+    assert "- llm.balance=True: 30 before, 12 after; top target 100.0%" in lines
+    assert not any("removed no example" in line for line in lines)
+    assert _fine_tuning_data_lines(tmp_path / "missing", cells) == []
+
+
 @pytest.mark.slow
 def test_paper_quick_runs_every_study(tmp_path: Path) -> None:
     out = tmp_path / "paper"
@@ -84,6 +117,7 @@ def test_paper_quick_runs_every_study(tmp_path: Path) -> None:
     for title in ("Exact match", "LLM-hierarchical agent", "History length", "Balanced", "Exploration share"):
         assert title in text
     assert "Bayes ceiling" in text  # every study's hit rates have their ceiling and chance
+    assert "Fine-tuning examples" in text  # the balance study says what the caps kept
     few_shot = next(line for line in text.splitlines() if line.startswith("- few-shot (pretrained only)"))
     assert "n/a" not in few_shot  # study 1 compares fine-tuning with a measured few-shot baseline
     # The studies share one cache: a model per distinct config (llm.seed 0 at L = 2, balanced, is

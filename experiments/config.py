@@ -18,6 +18,8 @@ A run config file looks like::
     name = "exploit"
     [[agents]]
     name = "hierarchical-llm"
+
+``extends = "default"`` at the top starts from another config (``load_raw``).
 """
 
 from __future__ import annotations
@@ -336,14 +338,54 @@ def config_from_dict(raw: dict[str, Any]) -> RunConfig:
 
 
 def load_raw(path: str | Path) -> dict[str, Any]:
-    """The raw dict of a TOML (or YAML) config file; a bare name looks in experiments/configs."""
+    """The raw dict of a TOML (or YAML) config file; a bare name looks in experiments/configs.
+
+    A file may start from another: ``extends = "default"`` (a shipped name, or a path relative
+    to the file) takes that config and overrides it table by table; any value that is not a
+    table (numbers, strings, lists, ``[[agents]]``) replaces the base's whole."""
+    return _load_raw(path, ())
+
+
+def _load_raw(path: str | Path, chain: tuple[Path, ...]) -> dict[str, Any]:
+    p = _config_path(path, chain[-1] if chain else None)
+    if p.resolve() in chain:
+        cycle = " -> ".join(str(c) for c in (*chain, p.resolve()))
+        raise ConfigError(f"config {str(p)!r} extends itself through {cycle}; remove one `extends`")
+    data = _parse(p)
+    base = data.pop("extends", None)
+    if base is None:
+        return data
+    if not isinstance(base, str):
+        raise ConfigError(f"config {str(p)!r}: extends must be a config name or path, got {base!r}")
+    relative = p.parent / base
+    base_path = relative if relative.is_file() else base
+    return _merged(_load_raw(base_path, (*chain, p.resolve())), data)
+
+
+def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """``base`` overridden by ``update``: tables merge key by key, anything else replaces."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merged(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def _config_path(path: str | Path, extended_by: Path | None = None) -> Path:
     p = Path(path)
     # A folder of that name here (e.g. a run's output) must not hide a shipped config.
     if not p.is_file() and not p.suffix and (CONFIG_DIR / f"{p}.toml").exists():
         p = CONFIG_DIR / f"{p}.toml"
     if not p.is_file():
         shipped = sorted(x.stem for x in CONFIG_DIR.glob("*.toml"))
-        raise ConfigError(f"config file {str(path)!r} does not exist; give a path or one of {shipped}")
+        where = f" (extended by {str(extended_by)!r})" if extended_by else ""
+        raise ConfigError(f"config file {str(path)!r}{where} does not exist; give a path or one of {shipped}")
+    return p
+
+
+def _parse(p: Path) -> dict[str, Any]:
     text = p.read_text(encoding="utf-8")
     try:
         if p.suffix in (".yaml", ".yml"):

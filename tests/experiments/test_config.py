@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from envs.errors import ConfigError
@@ -79,3 +82,45 @@ def test_a_folder_named_like_a_shipped_config_does_not_hide_it(tmp_path, monkeyp
     monkeypatch.chdir(tmp_path)
     (tmp_path / "tiny").mkdir()
     assert load_raw("tiny") == load_raw(CONFIG_DIR / "tiny.toml")
+
+
+def test_a_config_extends_another_table_by_table(tmp_path: Path) -> None:
+    (tmp_path / "base.toml").write_text(
+        'name = "base"\n[world]\npreset = "tiny"\n[eval]\nn_users = 64\nn_steps = 20\nseeds = [0, 1]\n'
+        '[[agents]]\nname = "exploit"\n[[agents]]\nname = "random"\n'
+    )
+    (tmp_path / "child.toml").write_text(
+        'extends = "base.toml"\nname = "child"\n[eval]\nn_steps = 5\n[[agents]]\nname = "popularity"\n'
+    )
+    cfg = load_config(tmp_path / "child.toml")
+    assert cfg.name == "child" and cfg.world.preset == "tiny"
+    assert (cfg.eval.n_users, cfg.eval.n_steps, cfg.eval.seeds) == (64, 5, [0, 1])  # merged key by key
+    assert [a.name for a in cfg.agents] == ["popularity"]  # a list replaces the base's whole
+    # A bare name extends a shipped config.
+    (tmp_path / "shipped.toml").write_text('extends = "tiny"\n[eval]\nseeds = [7]\n')
+    assert load_config(tmp_path / "shipped.toml").eval.seeds == [7]
+    assert load_config(tmp_path / "shipped.toml").world == load_config("tiny").world
+
+
+def test_shipped_configs_of_the_default_world_share_its_settings() -> None:
+    default = load_config("default")
+    for name in ("quickstart", "paper", "predictability"):
+        cfg = load_config(name)
+        assert cfg.world == default.world and cfg.agent == default.agent
+        assert cfg.llm.settings["train"]["knowledge_fidelity"] == default.llm.settings["train"]["knowledge_fidelity"]
+    assert load_config("paper").agents == load_config("quickstart").agents
+
+
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({"a.toml": 'extends = "b.toml"\n', "b.toml": 'extends = "a.toml"\n'}, "extends itself"),
+        ({"a.toml": "extends = 3\n"}, "extends must be a config name or path, got 3"),
+        ({"a.toml": 'extends = "nowhere.toml"\n'}, "'nowhere.toml' (extended by "),
+    ],
+)
+def test_a_bad_extends_is_named(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    for name, text in files.items():
+        (tmp_path / name).write_text(text)
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        load_raw(tmp_path / "a.toml")

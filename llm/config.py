@@ -115,7 +115,8 @@ class TrainConfig:
     # Share of every fine-tuning batch drawn from the knowledge (prompt form) instead of the logs.
     # Fine-tuning on logs alone overwrites what pretraining put in (a model pretrained to name a
     # stated neighbour for half of random histories does so for an eighth after fine-tuning);
-    # replaying it keeps it. 0 = logs only; no effect without a knowledge_fidelity.
+    # replaying it keeps it. 0 = logs only; no effect without a knowledge_fidelity. Richer logs
+    # want less: the default world's configs set 0.1 (README "The default since 2026-12-03").
     knowledge_replay: float = 0.3
     # Share of every fine-tuning batch drawn from the training examples' single (history cluster,
     # target) pairs, each in knowledge_contexts random histories (llm.data.in_random_contexts): the
@@ -123,7 +124,8 @@ class TrainConfig:
     # the model as data. Thin logs show most two-cluster histories never, and a model that learns
     # each history on its own cannot use the evidence its clusters carry elsewhere. 0 = off, the
     # default: with thin logs 0.3 lifted a model without knowledge text from 9.8 to 13.8 % top-1,
-    # with the quickstart's rich logs it cost 3 points (README, "Meaning in the words").
+    # with the quickstart's rich logs at 1,500 steps it cost 3 points; the default world's configs
+    # set 0.2 with 3,000 steps and replay 0.1 (README, "Meaning in the words").
     log_pairs_share: float = 0.0
 
     @property

@@ -124,3 +124,13 @@ def test_a_bad_extends_is_named(tmp_path: Path, files: dict[str, str], message: 
         (tmp_path / name).write_text(text)
     with pytest.raises(ConfigError, match=re.escape(message)):
         load_raw(tmp_path / "a.toml")
+
+
+def test_the_readme_config_example_loads(tmp_path: Path) -> None:
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    example = readme.split("## A config", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "my-study.toml").write_text(example)
+    cfg = load_config(tmp_path / "my-study.toml")
+    assert cfg.name == "my-study" and cfg.world.overrides == {"journey_predictability": 0.5}
+    train, default_train = cfg.llm.settings["train"], load_config("default").llm.settings["train"]
+    assert train["knowledge_fidelity"] == default_train["knowledge_fidelity"]  # what it does not set comes from default

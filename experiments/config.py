@@ -348,8 +348,9 @@ def load_raw(path: str | Path) -> dict[str, Any]:
 
 def _load_raw(path: str | Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     p = _config_path(path, chain[-1] if chain else None)
-    if p.resolve() in chain:
-        cycle = " -> ".join(str(c) for c in (*chain, p.resolve()))
+    chain = (*chain, p.resolve())
+    if chain[-1] in chain[:-1]:
+        cycle = " -> ".join(str(c) for c in chain)
         raise ConfigError(f"config {str(p)!r} extends itself through {cycle}; remove one `extends`")
     data = _parse(p)
     base = data.pop("extends", None)
@@ -359,7 +360,7 @@ def _load_raw(path: str | Path, chain: tuple[Path, ...]) -> dict[str, Any]:
         raise ConfigError(f"config {str(p)!r}: extends must be a config name or path, got {base!r}")
     relative = p.parent / base
     base_path = relative if relative.is_file() else base
-    return _merged(_load_raw(base_path, (*chain, p.resolve())), data)
+    return _merged(_load_raw(base_path, chain), data)
 
 
 def _merged(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ import pytest
 from experiments.cli import main
 from experiments.paper import _claim_novelty_and_enjoyment, _fine_tuning_data_lines, _hit_rate_lines
 from llm.data import Concentration, SFTData, Transitions
+from llm.pipeline import SFT_DATA_FILE
 from tests.experiments.conftest import TINY
 
 
@@ -87,7 +88,7 @@ def _sweep_with_data(root: Path, kept_per_cell: list[tuple[int, int]]) -> list[d
         examples = [Transitions(np.ones((n, 2), dtype=np.int64), np.zeros(n, dtype=np.int64)) for n in (before, after)]
         empty = Transitions(np.zeros((0, 2), dtype=np.int64), np.zeros(0, dtype=np.int64))
         SFTData(examples[1], empty, empty, 4, 2, {}, Concentration.of(examples[0], 4),
-                Concentration.of(examples[1], 4)).save(model_dir / "sft_data.npz")
+                Concentration.of(examples[1], 4)).save(model_dir / SFT_DATA_FILE)
         cells.append({"cell": cell, "params": {"llm.balance": cell == 0}})
     return cells
 

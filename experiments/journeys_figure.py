@@ -2,6 +2,7 @@
 
     noveltygym sweep predictability --grid world.journey_predictability=0,0.25,0.5,0.75,1 --seeds 5 --out DIR
     python -m experiments.journeys_figure DIR --out experiments/figures/journey_predictability.png
+    python -m experiments.journeys_figure DIR --table     # the README's table, in markdown
 
 Left: each selector's top-1 hit rate on fresh users (the run's ``journeys.json``, first seed)
 beside chance and the Bayes ceiling. Right: each hierarchical agent's watch time per user
@@ -24,6 +25,7 @@ from experiments.sweep import trial_results
 
 FIELD = "world.journey_predictability"
 BASELINE = "hierarchical-random"
+EXPLOIT = "exploit"
 
 
 def load(sweep: Path) -> tuple[list[float], dict[float, list[dict[str, Any]]], dict[float, dict[str, Any]]]:
@@ -42,6 +44,55 @@ def load(sweep: Path) -> tuple[list[float], dict[float, list[dict[str, Any]]], d
     return sorted(summaries), summaries, journeys
 
 
+def watch_gains(summaries: list[dict[str, Any]], agent: str, against: str) -> dict[str, Any]:
+    """``agent``'s watch time per user against ``against``'s, in %, paired by seed: mean and 95 % CI."""
+    def watch(s: dict[str, Any], name: str) -> float:
+        return float(s[name]["watch_time_per_user"]["mean"])
+
+    return mean_ci95([100 * (watch(s, agent) / watch(s, against) - 1) for s in summaries])
+
+
+def _hierarchical(summaries: dict[float, list[dict[str, Any]]]) -> list[str]:
+    first = next(iter(summaries.values()))[0]
+    return [a for a in first if a.startswith("hierarchical-") and a != BASELINE]
+
+
+def table(sweep: Path) -> str:
+    """The README's table: per predictability, the ceiling and chance, each selector's top-1 hit
+    rate (on histories unseen in the logs in brackets; first seed), and each hierarchical agent's
+    watch time against ``hierarchical-random`` (and ``exploit``), mean [95 % CI] over seeds."""
+    values, summaries, journeys = load(sweep)
+
+    def ci(stat: dict[str, Any]) -> str:
+        if stat["ci95"] is None:
+            return f"{stat['mean']:+.1f}"
+        return f"{stat['mean']:+.1f} [{stat['ci95'][0]:.1f}, {stat['ci95'][1]:.1f}]"
+
+    def hit(v: float, name: str) -> str:
+        j = journeys.get(v)
+        if j is None or name not in j["selectors"]:
+            return "n/a"
+        unseen = j.get("by_history", {}).get("unseen", {}).get(name)
+        rate = f"{100 * j['selectors'][name]:.1f}"
+        return f"{rate} ({100 * unseen:.1f})" if unseen is not None else rate
+
+    def row(label: str, cells: list[str]) -> str:
+        return f"| {label} | " + " | ".join(cells) + " |"
+
+    lines = [row("predictability", [f"{v:g}" for v in values]), "| --- " * (len(values) + 1) + "|",
+             row("Bayes ceiling / chance, top-1 %",
+                 [f"{100 * journeys[v]['ceiling']:.1f} / {100 * journeys[v]['chance']:.1f}" if v in journeys
+                  else "n/a" for v in values])]
+    selectors = next(iter(journeys.values()))["selectors"] if journeys else {}
+    lines += [row(f"{name}, top-1 % (unseen histories)", [hit(v, name) for v in values]) for name in selectors]
+    agents = _hierarchical(summaries)
+    lines += [row(f"{name}, watch vs random, %", [ci(watch_gains(summaries[v], name, BASELINE)) for v in values])
+              for name in agents]
+    lines += [row(f"{name}, watch vs `{EXPLOIT}`, %", [ci(watch_gains(summaries[v], name, EXPLOIT)) for v in values])
+              for name in (*agents, BASELINE) if EXPLOIT in summaries[values[0]][0]]
+    return "\n".join(lines)
+
+
 def plot(sweep: Path, out: Path) -> Path:
     values, summaries, journeys = load(sweep)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
@@ -52,13 +103,8 @@ def plot(sweep: Path, out: Path) -> Path:
         left.plot(xs, [journeys[v]["selectors"][name] * 100 for v in xs], "o-", label=name)
     left.set(xlabel="journey_predictability", ylabel="top-1 hit rate on fresh users (%)",
              title="Naming an undiscovered interest")
-    agents = [a for a in summaries[values[0]][0] if a.startswith("hierarchical-") and a != BASELINE]
-    for name in agents:
-        stats = []
-        for v in values:
-            gains = [100 * (s[name]["watch_time_per_user"]["mean"] / s[BASELINE]["watch_time_per_user"]["mean"] - 1)
-                     for s in summaries[v]]
-            stats.append(mean_ci95(gains))
+    for name in _hierarchical(summaries):
+        stats = [watch_gains(summaries[v], name, BASELINE) for v in values]
         mean = np.array([s["mean"] for s in stats])
         lo = np.array([s["ci95"][0] if s["ci95"] else s["mean"] for s in stats])
         hi = np.array([s["ci95"][1] if s["ci95"] else s["mean"] for s in stats])
@@ -77,8 +123,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("sweep", type=Path)
     parser.add_argument("--out", type=Path, default=Path("journey_predictability.png"))
+    parser.add_argument("--table", action="store_true", help="print the README's table instead of drawing")
     args = parser.parse_args(argv)
-    print(plot(args.sweep, args.out))
+    print(table(args.sweep) if args.table else plot(args.sweep, args.out))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@
     noveltygym llm {data,train,evaluate,table} the language layer (see `noveltygym llm -h`)
     noveltygym demo feedback-loop [--html OUT.html | --serve]
                                                how a feedback loop narrows what people see
-    noveltygym paper [--quick]                 the paper's claims, reproduced in the simulator
+    noveltygym paper [--quick] [--studies K,..] the paper's claims, reproduced in the simulator
     noveltygym real movielens [--path DIR] [--level genre|combo|svd]
                                                the language layer on real logs, and the simulator against them
 """
@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small and fast: 2 seeds, fewer users and steps")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--studies", type=lambda v: v.split(","), default=None, metavar="KEY,KEY",
+                   help="run only these studies (exact_match, llm_vs_exploit, granularity, context_length, "
+                        "balance, exploration_share); the report covers every study finished in --out")
     _common(p)
     p = sub.add_parser("real", help="the language layer on real logs (MovieLens), against counting baselines")
     p.add_argument("dataset", choices=("movielens",))
@@ -145,7 +148,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         from experiments.paper import run_paper
 
         print(run_paper(args.out, quick=args.quick, workers=args.workers, resume=args.resume,
-                        overrides=args.overrides, progress=progress))
+                        overrides=args.overrides, progress=progress, studies=args.studies))
     return 0
 
 

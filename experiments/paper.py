@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from envs.errors import ConfigError
 from experiments.config import load_raw
 from experiments.report import TABLE_METRICS, fmt_stat, markdown_to_html
 from experiments.rundir import default_out, write_json, write_text
@@ -39,16 +40,29 @@ QUICK = [
 ]
 
 
+STUDY_KEYS = tuple(key for key, _, _ in STUDIES)
+
+
+def chosen_studies(names: list[str] | None, quick: bool) -> list[tuple[str, str, list[str]]]:
+    """The studies to run, in the report's order: ``names`` (keys of ``STUDIES``) or all of them.
+    Quick mode skips the slow 1,100-cluster level."""
+    unknown = sorted(set(names or []) - set(STUDY_KEYS))
+    if unknown:
+        raise ConfigError(f"unknown paper studies {unknown}; choose among {', '.join(STUDY_KEYS)}")
+    return [s for s in STUDIES if (names is None or s[0] in names) and not (quick and s[0] == "granularity")]
+
+
 def run_paper(out: Path | None = None, quick: bool = False, workers: int = 2, resume: bool = False,
-              overrides: list[str] | None = None, progress: bool = True) -> Path:
+              overrides: list[str] | None = None, progress: bool = True, studies: list[str] | None = None) -> Path:
+    """Run the paper's studies (all, or the keys in ``studies``) into ``out`` and write its report,
+    which covers every study finished in ``out``, this call's or an earlier one's."""
+    chosen = chosen_studies(studies, quick)
     root = Path(out) if out else default_out("paper")
     root.mkdir(parents=True, exist_ok=True)
     seeds = 2 if quick else 5
     extra = (QUICK if quick else []) + list(overrides or [])
-    # Quick mode skips the slow 1,100-cluster level and trains two models instead of five.
-    studies = [s for s in STUDIES if not (quick and s[0] == "granularity")]
     sweeps = {}
-    for key, _, grid in studies:
+    for key, _, grid in chosen:
         if key == "exact_match":
             grid = ["llm.seed=0,1"] if quick else grid
             args = (grid, 1, [*extra, "eval.n_users=200", "eval.n_steps=10"])
@@ -58,6 +72,9 @@ def run_paper(out: Path | None = None, quick: bool = False, workers: int = 2, re
         # study's base cell) is trained once, not once per study.
         sweeps[key] = run_sweep("paper", *args, out=root / key, workers=workers, backend="local",
                                 resume=resume or (root / key).exists(), progress=progress, cache=root / "cache")
+    for key in STUDY_KEYS:  # studies an earlier call finished here stay in the report
+        if key not in sweeps and (root / key / "sweep_summary.json").exists():
+            sweeps[key] = root / key
     return write_paper_report(root, sweeps, quick)
 
 
@@ -161,7 +178,11 @@ def write_paper_report(root: Path, sweeps: dict[str, Path], quick: bool) -> Path
              "Wang et al., \"LLMs for User Interest Exploration in Large-scale Recommendation Systems\", "
              f"RecSys 2024. Base config: experiments/configs/paper.toml ({'quick mode' if quick else 'full'}). "
              "Means over seeds ± half the 95 % CI.", ""]
-    lines += _exact_match_section(root, sweeps["exact_match"])
+    missing = [title for key, title, _ in STUDIES if key not in sweeps]
+    if missing:
+        lines += ["Not run here (`noveltygym paper --studies`): " + "; ".join(missing) + ".", ""]
+    if "exact_match" in sweeps:
+        lines += _exact_match_section(root, sweeps["exact_match"])
     metrics = (*TABLE_METRICS, "ueuc")
     for key, title, _ in STUDIES:
         if key not in sweeps or key == "exact_match":

@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from envs.errors import ConfigError
 from experiments.cli import main
-from experiments.paper import _claim_novelty_and_enjoyment, _fine_tuning_data_lines, _hit_rate_lines
+from experiments.paper import _claim_novelty_and_enjoyment, _fine_tuning_data_lines, _hit_rate_lines, run_paper
 from llm.data import Concentration, SFTData, Transitions
 from llm.pipeline import SFT_DATA_FILE
 from tests.experiments.conftest import TINY
@@ -103,6 +104,26 @@ def test_paper_balance_study_says_when_the_caps_removed_nothing(tmp_path: Path) 
     assert "- llm.balance=True: 30 before, 12 after; top target 100.0%" in lines
     assert not any("removed no example" in line for line in lines)
     assert _fine_tuning_data_lines(tmp_path / "missing", cells) == []
+
+
+def test_paper_report_covers_the_studies_finished_in_its_folder(tmp_path: Path) -> None:
+    """A study an earlier `--studies` call finished stays in the report; the others are named as not run."""
+    study = tmp_path / "paper" / "llm_vs_exploit"
+    study.mkdir(parents=True)
+    cell = {"cell": 0, "params": {}, **_cell((2.0, 0.1), (100, 5), (0.0, 0.0), (100, 5))}
+    (study / "sweep_summary.json").write_text(json.dumps({"cells": [cell]}))
+    text = run_paper(tmp_path / "paper", studies=[], progress=False).read_text()
+    assert "## LLM-hierarchical agent against exploitation only" in text
+    assert "- base: agrees with the paper" in text
+    not_run = next(line for line in text.splitlines() if line.startswith("Not run here"))
+    assert "Cluster granularity" in not_run and "Language models trained with different seeds" in not_run
+    assert "LLM-hierarchical" not in not_run
+
+
+def test_paper_refuses_an_unknown_study_before_writing_anything(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"'llm_vs_exploitt'.*llm_vs_exploit"):
+        run_paper(tmp_path / "paper", studies=["llm_vs_exploitt"], progress=False)
+    assert not (tmp_path / "paper").exists()
 
 
 @pytest.mark.slow

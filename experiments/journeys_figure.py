@@ -97,10 +97,13 @@ def plot(sweep: Path, out: Path) -> Path:
     values, summaries, journeys = load(sweep)
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     xs = [v for v in values if v in journeys]
+    # One colour per agent in both panels (the panels show different sets of agents).
+    names = [*journeys[xs[0]]["selectors"], *_hierarchical(summaries)]
+    colour = {name: f"C{i}" for i, name in enumerate(dict.fromkeys(names))}
     left.plot(xs, [journeys[v]["ceiling"] * 100 for v in xs], "k--", label="Bayes ceiling")
     left.plot(xs, [journeys[v]["chance"] * 100 for v in xs], "k:", label="chance")
     for name in journeys[xs[0]]["selectors"]:
-        left.plot(xs, [journeys[v]["selectors"][name] * 100 for v in xs], "o-", label=name)
+        left.plot(xs, [journeys[v]["selectors"][name] * 100 for v in xs], "o-", color=colour[name], label=name)
     left.set(xlabel="journey_predictability", ylabel="top-1 hit rate on fresh users (%)",
              title="Naming an undiscovered interest")
     for name in _hierarchical(summaries):
@@ -108,8 +111,8 @@ def plot(sweep: Path, out: Path) -> Path:
         mean = np.array([s["mean"] for s in stats])
         lo = np.array([s["ci95"][0] if s["ci95"] else s["mean"] for s in stats])
         hi = np.array([s["ci95"][1] if s["ci95"] else s["mean"] for s in stats])
-        (line,) = right.plot(values, mean, "o-", label=name)
-        right.fill_between(values, lo, hi, color=line.get_color(), alpha=0.2)
+        right.plot(values, mean, "o-", color=colour[name], label=name)
+        right.fill_between(values, lo, hi, color=colour[name], alpha=0.2)
     right.axhline(0, color="k", lw=0.8)
     right.set(xlabel="journey_predictability", ylabel=f"watch time vs {BASELINE} (%)",
               title="What finding them is worth (95 % CI over seeds)")

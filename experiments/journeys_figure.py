@@ -88,8 +88,9 @@ def table(sweep: Path) -> str:
     agents = _hierarchical(summaries)
     lines += [row(f"{name}, watch vs random, %", [ci(watch_gains(summaries[v], name, BASELINE)) for v in values])
               for name in agents]
-    lines += [row(f"{name}, watch vs `{EXPLOIT}`, %", [ci(watch_gains(summaries[v], name, EXPLOIT)) for v in values])
-              for name in (*agents, BASELINE) if EXPLOIT in summaries[values[0]][0]]
+    if EXPLOIT in summaries[values[0]][0]:
+        lines += [row(f"{name}, watch vs `{EXPLOIT}`, %",
+                      [ci(watch_gains(summaries[v], name, EXPLOIT)) for v in values]) for name in (*agents, BASELINE)]
     return "\n".join(lines)
 
 
@@ -98,15 +99,15 @@ def plot(sweep: Path, out: Path) -> Path:
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
     xs = [v for v in values if v in journeys]
     # One colour per agent in both panels (the panels show different sets of agents).
-    names = [*journeys[xs[0]]["selectors"], *_hierarchical(summaries)]
-    colour = {name: f"C{i}" for i, name in enumerate(dict.fromkeys(names))}
+    agents = _hierarchical(summaries)
+    colour = {name: f"C{i}" for i, name in enumerate(dict.fromkeys([*journeys[xs[0]]["selectors"], *agents]))}
     left.plot(xs, [journeys[v]["ceiling"] * 100 for v in xs], "k--", label="Bayes ceiling")
     left.plot(xs, [journeys[v]["chance"] * 100 for v in xs], "k:", label="chance")
     for name in journeys[xs[0]]["selectors"]:
         left.plot(xs, [journeys[v]["selectors"][name] * 100 for v in xs], "o-", color=colour[name], label=name)
     left.set(xlabel="journey_predictability", ylabel="top-1 hit rate on fresh users (%)",
              title="Naming an undiscovered interest")
-    for name in _hierarchical(summaries):
+    for name in agents:
         stats = [watch_gains(summaries[v], name, BASELINE) for v in values]
         mean = np.array([s["mean"] for s in stats])
         lo = np.array([s["ci95"][0] if s["ci95"] else s["mean"] for s in stats])
